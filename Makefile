@@ -1,0 +1,33 @@
+# Cadence: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+export SQLX_OFFLINE ?= true
+
+.PHONY: run test lint fmt bench docker sqlx-prepare sqlx-check build clean
+
+run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
+	@scripts/run.sh
+
+test:          ## the whole suite against a real PostgreSQL
+	@scripts/test.sh
+
+lint:          ## formatting and clippy (warnings are errors)
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --quiet -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+build:
+	cargo build --release --bin cadence
+
+bench:         ## run the benchmarks and rewrite BENCHMARKS.md
+	@scripts/bench.sh
+
+docker:        ## build the container image (needs a Docker engine)
+	docker build -t cadence:latest .
+
+sqlx-prepare:  ## regenerate .sqlx/ after changing a query or a migration
+	@scripts/sqlx-prepare.sh
+
+clean:
+	cargo clean

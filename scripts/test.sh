@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, find or start PostgreSQL, run the whole suite.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+ensure_system_packages
+server=$(find_postgres)
+# #[sqlx::test] creates one database per test through this one.
+DATABASE_URL=$(ensure_database "$server" cadence_test)
+export DATABASE_URL SQLX_OFFLINE=true
+log "running the test suite against ${server}"
+cargo test --all-targets "$@"

@@ -1,0 +1,23 @@
+//! Periodic housekeeping that any instance may run (every job is safe to run on several
+//! instances at once: each is a single idempotent statement).
+
+use std::time::Duration;
+
+use crate::state::AppState;
+
+pub fn spawn(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = crate::auth::service::purge_expired(&state.db).await {
+                tracing::debug!(error = %e, "auth housekeeping skipped");
+            }
+        }
+    });
+}

@@ -1,0 +1,308 @@
+//! Settings: `config/default.toml` → `config/<CADENCE_ENV>.toml` → `CADENCE__SECTION__KEY`
+//! environment variables, plus the conventional `DATABASE_URL` and `PORT`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" | "prod" => Ok(Self::Production),
+            other => bail!("CADENCE_ENV={other:?} is not one of development, test, production"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip, default = "default_env")]
+    pub env: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub billing: BillingSettings,
+    pub pricing: PricingSettings,
+    pub payments: PaymentSettings,
+    pub providers: ProvidersSettings,
+    pub telephony: TelephonySettings,
+}
+
+fn default_env() -> Environment {
+    Environment::Development
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub cors_origins: String,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub trusted_proxies: String,
+}
+
+impl ServerSettings {
+    /// Allowed origins; `["*"]` means any.
+    pub fn cors_origins(&self) -> Vec<String> {
+        split_list(&self.cors_origins)
+    }
+
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        split_list(&self.trusted_proxies)
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    }
+
+    /// Is this `Origin` header value allowed by the CORS settings?
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.cors_origins()
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub statement_timeout_secs: u64,
+    pub migrate_on_start: bool,
+    pub startup_wait_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    pub jwt_kid: String,
+    pub jwt_previous_keys: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    pub refresh_grace_secs: i64,
+    pub ws_ticket_ttl_secs: i64,
+    pub session_cache_ttl_ms: u64,
+    pub login_rate_per_ip: u32,
+    pub login_rate_per_account: u32,
+    pub register_rate_per_ip: u32,
+    pub refresh_rate_per_ip: u32,
+    pub rate_window_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BillingSettings {
+    pub signup_credits: i64,
+    pub call_min_credits: i64,
+    pub hold_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PricingSettings {
+    pub stt_per_second: i64,
+    pub tts_per_1k_chars: i64,
+    pub platform_per_minute: i64,
+    pub llm_default_input_per_1k: i64,
+    pub llm_default_output_per_1k: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentSettings {
+    pub provider: String,
+    pub webhook_secret: SecretString,
+    pub stripe_api_key: SecretString,
+    pub stripe_base_url: String,
+    pub credits_per_unit: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VendorSettings {
+    pub api_key: SecretString,
+    pub base_url: String,
+}
+
+impl VendorSettings {
+    pub fn configured(&self) -> bool {
+        !self.api_key.expose_secret().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvidersSettings {
+    pub openai: VendorSettings,
+    pub anthropic: VendorSettings,
+    pub deepgram: VendorSettings,
+    pub elevenlabs: VendorSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelephonySettings {
+    pub twilio: TwilioSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub base_url: String,
+    pub from_number: String,
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Where `config/` lives: `CADENCE_CONFIG_DIR`, else `./config`, else next to the crate sources.
+fn config_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CADENCE_CONFIG_DIR") {
+        return PathBuf::from(dir);
+    }
+    let local = Path::new("config");
+    if local.join("default.toml").exists() {
+        return local.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+impl Settings {
+    /// Load settings for the environment named by `CADENCE_ENV` (default `development`),
+    /// reading `CADENCE__*`, `DATABASE_URL` and `PORT` from the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let env: Environment = std::env::var("CADENCE_ENV")
+            .unwrap_or_else(|_| "development".into())
+            .parse()?;
+        let mut overrides = Vec::new();
+        if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+            overrides.push(("database.url".to_string(), url));
+        }
+        if let Some(port) = std::env::var("PORT").ok().filter(|v| !v.is_empty()) {
+            port.parse::<u16>()
+                .with_context(|| format!("invalid setting PORT={port:?}: not a port number"))?;
+            overrides.push(("server.port".to_string(), port));
+        }
+        Self::build(env, None, overrides)
+    }
+
+    /// Load from the files plus explicit `("CADENCE__SECTION__KEY", value)` pairs that win over
+    /// them, ignoring the process environment (tests use this).
+    pub fn load_with_overrides(env: Environment, vars: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let map = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::build(env, Some(map), Vec::new())
+    }
+
+    fn build(
+        env: Environment,
+        vars: Option<config::Map<String, String>>,
+        overrides: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        let dir = config_dir();
+        let env_source = config::Environment::with_prefix("CADENCE")
+            .prefix_separator("__")
+            .separator("__")
+            .source(vars);
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(true))
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", env.as_str()))).required(false),
+            )
+            .add_source(env_source);
+        for (k, v) in overrides {
+            builder = builder.set_override(k, v)?;
+        }
+        let raw = builder
+            .build()
+            .with_context(|| format!("reading settings from {}", dir.display()))?;
+        let mut settings: Settings = raw.try_deserialize().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid setting: {e} (set it in config/*.toml or as CADENCE__SECTION__KEY)"
+            )
+        })?;
+        settings.env = env;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&mut self) -> anyhow::Result<()> {
+        if self.auth.jwt_secret.expose_secret().is_empty() {
+            if self.env == Environment::Production {
+                bail!(
+                    "missing setting auth.jwt_secret: production refuses to start without CADENCE__AUTH__JWT_SECRET"
+                );
+            }
+            // Development: a random key per process (tokens do not survive a restart).
+            let bytes: [u8; 32] = rand::random();
+            self.auth.jwt_secret = SecretString::from(hex::encode(bytes));
+        } else if self.auth.jwt_secret.expose_secret().len() < 32 {
+            bail!("invalid setting auth.jwt_secret: must be at least 32 bytes");
+        }
+        if self.database.url.expose_secret().is_empty() {
+            bail!("missing setting database.url: set DATABASE_URL or CADENCE__DATABASE__URL");
+        }
+        if !matches!(self.payments.provider.as_str(), "test" | "stripe") {
+            bail!(
+                "invalid setting payments.provider={:?}: expected \"test\" or \"stripe\"",
+                self.payments.provider
+            );
+        }
+        if self.server.body_limit_bytes == 0 {
+            bail!("invalid setting server.body_limit_bytes: must be > 0");
+        }
+        Ok(())
+    }
+
+    /// Public base URL, e.g. `http://localhost:8080`.
+    pub fn public_url(&self) -> String {
+        if !self.server.public_url.is_empty() {
+            return self.server.public_url.trim_end_matches('/').to_string();
+        }
+        let host = if self.server.host == "0.0.0.0" {
+            "localhost"
+        } else {
+            &self.server.host
+        };
+        format!("http://{host}:{}", self.server.port)
+    }
+}

@@ -1,0 +1,56 @@
+//! Errors produced outside our handlers (axum rejections, tower-http layers, panics) come
+//! back with plain bodies; this middleware renders every such 4xx/5xx as problem+json so
+//! clients see one error shape everywhere.
+
+use axum::{
+    extract::Request,
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::error::{ApiError, PROBLEM_JSON, problem_response};
+
+pub async fn middleware(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return resp;
+    }
+    let detail = match status {
+        StatusCode::NOT_FOUND => "no route matches this path".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this path".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_string(),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+            "the request took too long or the service is unavailable".to_string()
+        }
+        s if s.is_server_error() => "an internal error occurred".to_string(),
+        s => s.canonical_reason().unwrap_or("request failed").to_string(),
+    };
+    let mut out = problem_response(status, detail, Vec::new());
+    // Keep headers such as Allow, Retry-After and CORS headers.
+    for (name, value) in resp.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Router fallback for unknown routes.
+pub async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+/// Router fallback for a known path with a method it doesn't have.
+pub async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}

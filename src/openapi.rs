@@ -1,0 +1,41 @@
+//! The OpenAPI document. Paths are collected from each domain's `OpenApiRouter`
+//! (utoipa-axum), so the document lists exactly the routes the server has.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cadence API",
+        description = "Backend for voice-first AI personal assistants: notes, tasks, goals, memories, chat and voice agents, wallet.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags(
+        (name = "ops", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Registration, login, sessions and tokens"),
+        (name = "users", description = "The signed-in user's profile and preferences"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
