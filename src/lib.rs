@@ -19,3 +19,15 @@ pub mod users;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// Return large freed buffers (Argon2's 19 MiB working memory, audio buffers) to the OS.
+/// glibc's dynamic mmap threshold otherwise moves such allocations into per-thread arenas
+/// that keep their peak size, and RSS ratchets up under login load.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called once at startup before
+    // other threads allocate heavily.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}

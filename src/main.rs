@@ -1,7 +1,15 @@
 use cadence::{app::Application, config::Settings, telemetry};
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    cadence::tune_allocator();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the tokio runtime");
+    runtime.block_on(serve());
+}
+
+async fn serve() {
     let _ = dotenvy::dotenv();
     let settings = match Settings::load() {
         Ok(s) => s,

@@ -65,8 +65,21 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
+/// Argon2 needs 19 MiB and ~50 ms of CPU per call; bound how many run at once so a login
+/// flood costs queueing, not memory.
+fn permits() -> &'static tokio::sync::Semaphore {
+    static SEM: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SEM.get_or_init(|| {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(cpus * 2)
+    })
+}
+
 /// Hash a password (PHC string `$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub async fn hash(password: String) -> Result<String, ApiError> {
+    let _permit = permits().acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(ApiError::internal)?
@@ -115,6 +128,7 @@ fn dummy_hash() -> &'static str {
 
 /// Verify `password` against `stored`, or against a dummy hash when `stored` is None.
 pub async fn verify(password: String, stored: Option<String>) -> Result<Verified, ApiError> {
+    let _permit = permits().acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || match stored {
         Some(s) => verify_blocking(&password, &s),
         None => {

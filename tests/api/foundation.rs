@@ -475,3 +475,31 @@ fn async_stream_body(
         }
     })
 }
+
+#[test]
+fn env_example_lists_every_setting() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let defaults = std::fs::read_to_string(format!("{root}/config/default.toml")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    let mut section = String::new();
+    let mut missing = Vec::new();
+    for line in defaults.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.replace('.', "__").to_uppercase();
+            continue;
+        }
+        if let Some((key, _)) = line.split_once('=') {
+            let var = format!("CADENCE__{section}__{}=", key.trim().to_uppercase());
+            if !example.contains(&var) {
+                missing.push(var);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "run scripts/env-example.sh; .env.example lacks {missing:?}"
+    );
+}

@@ -1,0 +1,225 @@
+//! Load generator for `make bench`: closed-loop HTTP load against a running Cadence, with
+//! latency percentiles, and a setup mode that registers users and prints their tokens.
+//!
+//! ```text
+//! loadgen run --url URL [--method GET] [--header 'K: V']... [--body JSON] [--tokens FILE]
+//!             [--concurrency 32] [--duration 10] [--warmup 2]
+//! loadgen register --base http://127.0.0.1:8080 --users 100 --out tokens.txt
+//! ```
+//! In `--body`, `{n}` is replaced by a per-request counter. With `--tokens`, requests rotate
+//! over the bearer tokens in the file (one per line). Output is one JSON object on stdout.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+struct Args(Vec<String>);
+
+impl Args {
+    fn value(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1).cloned())
+    }
+    fn values(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == name)
+            .filter_map(|(i, _)| self.0.get(i + 1).cloned())
+            .collect()
+    }
+    fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> anyhow::Result<T> {
+        match self.value(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name}: not a number: {v}")),
+            None => Ok(default),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    cadence::install_crypto_provider();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = Args(argv.clone());
+    match argv.first().map(String::as_str) {
+        Some("run") => run(&args).await,
+        Some("register") => register(&args).await,
+        _ => bail!("usage: loadgen run|register … (see the source header)"),
+    }
+}
+
+fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+async fn register(args: &Args) -> anyhow::Result<()> {
+    let base = args.value("--base").context("--base")?;
+    let users: usize = args.num("--users", 10)?;
+    let out = args.value("--out").context("--out")?;
+    let prefix = args
+        .value("--prefix")
+        .unwrap_or_else(|| format!("bench{}", std::process::id()));
+    let c = client(16)?;
+    let sem = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut handles = Vec::new();
+    for i in 0..users {
+        let (c, base, sem, prefix) = (c.clone(), base.clone(), sem.clone(), prefix.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await?;
+            let resp = c
+                .post(format!("{base}/api/v1/auth/register"))
+                .json(&json!({"email": format!("{prefix}-{i}@bench.local"), "password": "bench-password-123"}))
+                .send()
+                .await?;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await?;
+            if !status.is_success() {
+                bail!("register failed: {status} {body}");
+            }
+            Ok::<_, anyhow::Error>(body["access_token"].as_str().unwrap_or_default().to_string())
+        }));
+    }
+    let mut tokens = Vec::new();
+    for h in handles {
+        tokens.push(h.await??);
+    }
+    std::fs::write(&out, tokens.join("\n") + "\n")?;
+    println!("{}", json!({"registered": tokens.len(), "out": out}));
+    Ok(())
+}
+
+async fn run(args: &Args) -> anyhow::Result<()> {
+    let url = args.value("--url").context("--url")?;
+    let method: reqwest::Method = args
+        .value("--method")
+        .unwrap_or_else(|| "GET".into())
+        .parse()?;
+    let concurrency: usize = args.num("--concurrency", 32)?;
+    let duration: f64 = args.num("--duration", 10.0)?;
+    let warmup: f64 = args.num("--warmup", 2.0)?;
+    let body = args.value("--body");
+    let headers: Vec<(String, String)> = args
+        .values("--header")
+        .into_iter()
+        .filter_map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let tokens: Arc<Vec<String>> = Arc::new(match args.value("--tokens") {
+        Some(f) => std::fs::read_to_string(f)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        None => Vec::new(),
+    });
+    let c = client(concurrency)?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let recording = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (c, url, method, body, headers, tokens, counter, recording, stop) = (
+            c.clone(),
+            url.clone(),
+            method.clone(),
+            body.clone(),
+            headers.clone(),
+            tokens.clone(),
+            counter.clone(),
+            recording.clone(),
+            stop.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(4096);
+            let (mut errors, mut non_2xx) = (0u64, 0u64);
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let mut rb = c.request(method.clone(), &url);
+                for (k, v) in &headers {
+                    rb = rb.header(k, v);
+                }
+                if !tokens.is_empty() {
+                    rb = rb.bearer_auth(&tokens[i % tokens.len()]);
+                    i += concurrency;
+                }
+                if let Some(b) = &body {
+                    rb = rb
+                        .header("content-type", "application/json")
+                        .body(b.replace("{n}", &n.to_string()));
+                }
+                let start = Instant::now();
+                let result = rb.send().await;
+                let ok = match result {
+                    Ok(resp) => {
+                        let success = resp.status().is_success();
+                        let _ = resp.bytes().await;
+                        Some(success)
+                    }
+                    Err(_) => None,
+                };
+                let micros = start.elapsed().as_micros() as u64;
+                if recording.load(Ordering::Relaxed) {
+                    lat.push(micros);
+                    match ok {
+                        None => errors += 1,
+                        Some(false) => non_2xx += 1,
+                        Some(true) => {}
+                    }
+                }
+            }
+            (lat, errors, non_2xx)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+    recording.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(duration)).await;
+    recording.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let (mut errors, mut non_2xx) = (0, 0);
+    for w in workers {
+        let (lat, e, n) = w.await?;
+        all.extend(lat);
+        errors += e;
+        non_2xx += n;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.is_empty() {
+            return 0.0;
+        }
+        let idx = ((all.len() as f64 - 1.0) * p).round() as usize;
+        all[idx] as f64 / 1000.0
+    };
+    println!(
+        "{}",
+        json!({
+            "url": url, "method": method.as_str(), "concurrency": concurrency,
+            "requests": all.len(), "errors": errors, "non_2xx": non_2xx,
+            "duration_s": (elapsed * 100.0).round() / 100.0,
+            "rps": ((all.len() as f64 / elapsed) * 10.0).round() / 10.0,
+            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
+            "max_ms": all.last().map(|m| *m as f64 / 1000.0).unwrap_or(0.0),
+        })
+    );
+    Ok(())
+}
