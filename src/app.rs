@@ -57,6 +57,7 @@ impl Application {
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
         crate::background::spawn(&state);
+        state.events.start(state.shutdown.clone());
         let router = build_router(state.clone());
         Ok(Self {
             listener,
@@ -131,6 +132,7 @@ impl AppState {
         let settings = Arc::new(settings);
         Ok(AppState {
             auth: crate::auth::AuthContext::new(&settings)?,
+            events: crate::events::Hub::new(db.clone(), settings.events.buffer),
             db,
             http,
             metrics: crate::metrics::handle(),
@@ -169,6 +171,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
+        .merge(crate::events::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

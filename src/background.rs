@@ -18,6 +18,10 @@ pub fn spawn(state: &AppState) {
             if let Err(e) = crate::auth::service::purge_expired(&state.db).await {
                 tracing::debug!(error = %e, "auth housekeeping skipped");
             }
+            let hours = state.settings.events.retention_hours.max(1);
+            if let Err(e) = crate::events::repo::purge_older_than(&state.db, hours).await {
+                tracing::debug!(error = %e, "event retention sweep skipped");
+            }
         }
     });
 }

@@ -45,6 +45,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub events: EventsSettings,
     pub billing: BillingSettings,
     pub pricing: PricingSettings,
     pub payments: PaymentSettings,
@@ -123,6 +124,13 @@ pub struct AuthSettings {
     pub register_rate_per_ip: u32,
     pub refresh_rate_per_ip: u32,
     pub rate_window_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsSettings {
+    pub retention_hours: i64,
+    pub buffer: usize,
+    pub send_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

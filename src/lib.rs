@@ -6,6 +6,7 @@ pub mod background;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod metrics;

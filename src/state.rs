@@ -17,6 +17,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// JWT keys and the session-liveness cache.
     pub auth: AuthContext,
+    /// This instance's fan-out of change events (fed by LISTEN/NOTIFY).
+    pub events: crate::events::Hub,
     /// Cancelled when the server begins a graceful shutdown; long-lived tasks
     /// (WebSockets, calls) watch it to finish their work and say goodbye.
     pub shutdown: CancellationToken,

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod auth;
+mod events;
 mod foundation;
 mod users;
