@@ -64,13 +64,13 @@ impl Hub {
     fn deliver(&self, event: Event) {
         self.inner.last_id.fetch_max(event.id, Ordering::Relaxed);
         let user = event.user_id;
-        if let Some(tx) = self.inner.subscribers.get(&user) {
-            if tx.send(Arc::new(event)).is_err() {
-                drop(tx);
-                self.inner
-                    .subscribers
-                    .remove_if(&user, |_, tx| tx.receiver_count() == 0);
-            }
+        if let Some(tx) = self.inner.subscribers.get(&user)
+            && tx.send(Arc::new(event)).is_err()
+        {
+            drop(tx);
+            self.inner
+                .subscribers
+                .remove_if(&user, |_, tx| tx.receiver_count() == 0);
         }
     }
 
