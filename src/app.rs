@@ -136,6 +136,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            providers: Arc::new(crate::providers::ProviderRegistry::from_settings(&settings)),
             settings,
         })
     }
@@ -169,6 +170,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
+        .nest("/api/v1/agents", crate::agents::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -19,6 +19,7 @@ use utoipa::{
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "auth", description = "Registration, login, sessions and tokens"),
         (name = "users", description = "The signed-in user's profile and preferences"),
+        (name = "agents", description = "Voice and chat agents, and the STT/LLM/TTS providers catalog"),
     )
 )]
 pub struct ApiDoc;

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod agents;
 mod auth;
 mod foundation;
+mod providers;
 mod users;
