@@ -492,6 +492,8 @@ impl StreamWriter {
     pub async fn send(&self, out: Out) -> bool {
         let bytes = match out {
             Out::Die => {
+                // Let what was written reach the client before the connection breaks.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = self
                     .tx
                     .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "sim: dying mid-stream")))

@@ -183,7 +183,10 @@ async fn openai_stream_split_across_tcp_chunks_assembles_tool_calls_and_usage() 
     assert_eq!(body["tools"][0]["type"], "function");
     assert_eq!(body["tools"][1]["function"]["name"], "create_note");
     assert_eq!(body["messages"][1]["content"], "add milk and a note");
-    assert!(log[0].completed);
+    let log = s
+        .wait_for_log(|l| l[0].completed, Duration::from_secs(10))
+        .await;
+    assert!(log[0].completed && !log[0].cancelled);
 }
 
 #[tokio::test]
@@ -696,7 +699,7 @@ async fn espeak_returns_audible_pcm_at_8_16_and_24_khz() {
     // An unknown voice is an error, not silence.
     let err = tts
         .synthesize(TtsRequest {
-            voice: Some("no-such-voice".into()),
+            voice: Some("robotvoice".into()),
             ..TtsRequest::new("hello", 16000)
         })
         .await

@@ -101,8 +101,8 @@ impl Transcriber {
         let body = multipart_body(
             &boundary,
             &[
-                ("model", &self.model),
-                ("language", &self.language),
+                ("model", self.model.as_str()),
+                ("language", self.language.as_str()),
                 ("response_format", "json"),
             ],
             ("file", "utterance.wav", &wav),

@@ -63,15 +63,16 @@ impl PocketSphinxStt {
             .map_err(|e| {
                 ProviderError::Upstream(format!("could not start {}: {e}", self.binary))
             })?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
+        // Dropped to close the pipe (EOF makes the engine finish its last utterance).
+        let mut stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         Ok(SttSession::spawn("pocketsphinx", move |driver| async move {
             let SttDriver { mut input, out } = driver;
             let mut lines = BufReader::new(stdout).lines();
             let mut resampler = Resampler::new(cfg.sample_rate, RATE);
             let mut vad = EnergyVad::new(cfg.sample_rate, VadConfig::default());
-            let mut stdin_open = true;
             loop {
+                let stdin_open = stdin.is_some();
                 tokio::select! {
                     msg = input.recv(), if stdin_open => match msg {
                         Some(SttInput::Audio(samples)) => {
@@ -84,7 +85,8 @@ impl PocketSphinxStt {
                                 }
                             }
                             let pcm = crate::audio::pcm16_to_le_bytes(&resampler.process(&samples));
-                            if stdin.write_all(&pcm).await.is_err() {
+                            let Some(pipe) = stdin.as_mut() else { continue };
+                            if pipe.write_all(&pcm).await.is_err() {
                                 out.fail(ProviderError::Upstream("pocketsphinx exited".into())).await;
                                 return;
                             }
@@ -92,7 +94,8 @@ impl PocketSphinxStt {
                         Some(SttInput::Finalize) => {
                             // Its VAD ends an utterance after silence: give it some.
                             let silence = vec![0u8; (RATE as usize / 1000) * 700 * 2];
-                            if stdin.write_all(&silence).await.is_err() {
+                            let Some(pipe) = stdin.as_mut() else { continue };
+                            if pipe.write_all(&silence).await.is_err() {
                                 out.fail(ProviderError::Upstream("pocketsphinx exited".into())).await;
                                 return;
                             }
@@ -100,9 +103,10 @@ impl PocketSphinxStt {
                         None => {
                             let mut tail = crate::audio::pcm16_to_le_bytes(&resampler.flush());
                             tail.extend(vec![0u8; (RATE as usize / 1000) * 700 * 2]);
-                            let _ = stdin.write_all(&tail).await;
-                            let _ = stdin.shutdown().await;
-                            stdin_open = false;
+                            if let Some(mut pipe) = stdin.take() {
+                                let _ = pipe.write_all(&tail).await;
+                                let _ = pipe.flush().await;
+                            }
                         }
                     },
                     line = lines.next_line() => match line {
