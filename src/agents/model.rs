@@ -9,11 +9,8 @@ use crate::{
     error::FieldError,
     http::{Validate, Validator},
     providers::{
-        LlmProvider, ProviderRegistry, SttProvider, TtsProvider,
-        llm::LlmRequest,
-        registry::Choice,
-        stt::SttConfig,
-        tts::TtsRequest,
+        LlmProvider, ProviderRegistry, SttProvider, TtsProvider, llm::LlmRequest, registry::Choice,
+        stt::SttConfig, tts::TtsRequest,
     },
 };
 
@@ -311,7 +308,11 @@ impl Validate for AgentInput {
         let mut v = Validator::new();
         v.text(&self.name, "name", 100);
         if let Some(d) = &self.description {
-            v.check(d.chars().count() <= 1000, "description", "must be at most 1000 characters");
+            v.check(
+                d.chars().count() <= 1000,
+                "description",
+                "must be at most 1000 characters",
+            );
         }
         v.check(
             self.system_prompt.chars().count() <= 20_000,
@@ -319,7 +320,11 @@ impl Validate for AgentInput {
             "must be at most 20000 characters",
         );
         if let Some(w) = &self.welcome_message {
-            v.check(w.chars().count() <= 1000, "welcome_message", "must be at most 1000 characters");
+            v.check(
+                w.chars().count() <= 1000,
+                "welcome_message",
+                "must be at most 1000 characters",
+            );
         }
         v.check(
             (0.0..=2.0).contains(&self.llm.temperature),
@@ -337,7 +342,11 @@ impl Validate for AgentInput {
                 .language
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-');
-        v.check(lang_ok, "stt.language", "must be a language tag such as en-US");
+        v.check(
+            lang_ok,
+            "stt.language",
+            "must be a language tag such as en-US",
+        );
         v.check(
             (10..=5000).contains(&self.stt.endpointing_ms),
             "stt.endpointing_ms",

@@ -48,7 +48,11 @@ impl From<AgentRow> for Agent {
 }
 
 /// Built-ins and the user's own, newest first, after the cursor.
-pub async fn list(db: impl PgExecutor<'_>, user_id: Uuid, page: &Pagination) -> sqlx::Result<Vec<Agent>> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    page: &Pagination,
+) -> sqlx::Result<Vec<Agent>> {
     let rows = sqlx::query_as!(
         AgentRow,
         r#"select id, name, description, system_prompt, welcome_message,
@@ -71,7 +75,11 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: Uuid, page: &Pagination) -> 
 }
 
 /// A built-in or one of the user's agents.
-pub async fn find_visible(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid) -> sqlx::Result<Option<Agent>> {
+pub async fn find_visible(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<Agent>> {
     let row = sqlx::query_as!(
         AgentRow,
         r#"select id, name, description, system_prompt, welcome_message,
@@ -88,7 +96,11 @@ pub async fn find_visible(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid) -> s
 }
 
 /// Same, locking the row for a read-modify-write.
-pub async fn find_visible_for_update(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid) -> sqlx::Result<Option<Agent>> {
+pub async fn find_visible_for_update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<Agent>> {
     let row = sqlx::query_as!(
         AgentRow,
         r#"select id, name, description, system_prompt, welcome_message,
@@ -105,7 +117,12 @@ pub async fn find_visible_for_update(db: impl PgExecutor<'_>, id: Uuid, user_id:
     Ok(row.map(Agent::from))
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid, a: &AgentInput) -> sqlx::Result<Agent> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    a: &AgentInput,
+) -> sqlx::Result<Agent> {
     let row = sqlx::query_as!(
         AgentRow,
         r#"insert into agents (id, user_id, name, description, system_prompt, welcome_message, llm, stt, tts,
@@ -136,7 +153,12 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid, a: &AgentI
 }
 
 /// Replace the writable fields of the user's own (never a built-in) agent.
-pub async fn update(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid, a: &AgentInput) -> sqlx::Result<Option<Agent>> {
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    a: &AgentInput,
+) -> sqlx::Result<Option<Agent>> {
     let row = sqlx::query_as!(
         AgentRow,
         r#"update agents set name = $3, description = $4, system_prompt = $5, welcome_message = $6,

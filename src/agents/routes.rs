@@ -22,7 +22,10 @@ use crate::{
 /// installed), models, voices and unit price in credits.
 #[utoipa::path(get, path = "/providers", tag = "agents", security(("bearer" = [])),
     responses((status = 200, body = ProviderCatalog), (status = 401, body = Problem)))]
-pub async fn list_providers(State(state): State<AppState>, _auth: AuthUser) -> Json<ProviderCatalog> {
+pub async fn list_providers(
+    State(state): State<AppState>,
+    _auth: AuthUser,
+) -> Json<ProviderCatalog> {
     Json(ProviderCatalog {
         data: state.providers.catalog().to_vec(),
     })
@@ -49,7 +52,11 @@ pub async fn create_agent(
 ) -> ApiResult<impl IntoResponse> {
     let agent = service::create(&state.db, &state.providers, auth.user_id, input).await?;
     let location = format!("/api/v1/agents/{}", agent.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(agent)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(agent),
+    ))
 }
 
 /// One agent: a built-in or your own.

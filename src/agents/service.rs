@@ -15,7 +15,10 @@ use crate::{
 
 /// Check providers, models, voices and fallbacks against the catalog, and fill omitted
 /// models/voices with the provider's default.
-pub fn check_catalog(input: &mut AgentInput, reg: &ProviderRegistry) -> Result<(), Vec<FieldError>> {
+pub fn check_catalog(
+    input: &mut AgentInput,
+    reg: &ProviderRegistry,
+) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut stage = |stage: Stage,
                      prefix: &str,
@@ -34,13 +37,20 @@ pub fn check_catalog(input: &mut AgentInput, reg: &ProviderRegistry) -> Result<(
         match reg.info(stage, provider) {
             None => errors.push(FieldError::new(
                 format!("{prefix}.provider"),
-                format!("unknown {} provider {provider:?}; expected one of {}", stage.as_str(), names()),
+                format!(
+                    "unknown {} provider {provider:?}; expected one of {}",
+                    stage.as_str(),
+                    names()
+                ),
             )),
             Some(info) => {
                 match model {
                     Some(m) if !info.has_model(m) => errors.push(FieldError::new(
                         format!("{prefix}.model"),
-                        format!("unknown model {m:?} for {provider}; expected one of {}", info.models.join(", ")),
+                        format!(
+                            "unknown model {m:?} for {provider}; expected one of {}",
+                            info.models.join(", ")
+                        ),
                     )),
                     Some(_) => {}
                     None => *model = info.default_model.clone(),
@@ -49,7 +59,10 @@ pub fn check_catalog(input: &mut AgentInput, reg: &ProviderRegistry) -> Result<(
                     match voice {
                         Some(v) if !info.has_voice(v) => errors.push(FieldError::new(
                             format!("{prefix}.voice"),
-                            format!("unknown voice {v:?} for {provider}; expected one of {}", info.voices.join(", ")),
+                            format!(
+                                "unknown voice {v:?} for {provider}; expected one of {}",
+                                info.voices.join(", ")
+                            ),
                         )),
                         Some(_) => {}
                         None => *voice = info.default_voice.clone(),
@@ -58,23 +71,55 @@ pub fn check_catalog(input: &mut AgentInput, reg: &ProviderRegistry) -> Result<(
             }
         }
         if fallbacks.len() > 5 {
-            errors.push(FieldError::new(format!("{prefix}.fallbacks"), "must list at most 5 providers"));
+            errors.push(FieldError::new(
+                format!("{prefix}.fallbacks"),
+                "must list at most 5 providers",
+            ));
         }
         for (i, f) in fallbacks.iter().enumerate() {
             if reg.info(stage, f).is_none() {
                 errors.push(FieldError::new(
                     format!("{prefix}.fallbacks[{i}]"),
-                    format!("unknown {} provider {f:?}; expected one of {}", stage.as_str(), names()),
+                    format!(
+                        "unknown {} provider {f:?}; expected one of {}",
+                        stage.as_str(),
+                        names()
+                    ),
                 ));
             }
         }
     };
-    stage(Stage::Llm, "llm", &input.llm.provider.clone(), &mut input.llm.model, None, &input.llm.fallbacks.clone());
-    stage(Stage::Stt, "stt", &input.stt.provider.clone(), &mut input.stt.model, None, &input.stt.fallbacks.clone());
+    stage(
+        Stage::Llm,
+        "llm",
+        &input.llm.provider.clone(),
+        &mut input.llm.model,
+        None,
+        &input.llm.fallbacks.clone(),
+    );
+    stage(
+        Stage::Stt,
+        "stt",
+        &input.stt.provider.clone(),
+        &mut input.stt.model,
+        None,
+        &input.stt.fallbacks.clone(),
+    );
     let tts_provider = input.tts.provider.clone();
     let tts_fallbacks = input.tts.fallbacks.clone();
-    stage(Stage::Tts, "tts", &tts_provider, &mut input.tts.model, Some(&mut input.tts.voice), &tts_fallbacks);
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    stage(
+        Stage::Tts,
+        "tts",
+        &tts_provider,
+        &mut input.tts.model,
+        Some(&mut input.tts.voice),
+        &tts_fallbacks,
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn validated(mut input: AgentInput, reg: &ProviderRegistry) -> ApiResult<AgentInput> {
@@ -96,16 +141,25 @@ pub async fn list(db: &PgPool, user_id: Uuid, page: &Pagination) -> ApiResult<Pa
 
 /// An agent the user may use: a built-in or their own (others' are `NotFound`).
 pub async fn find(db: &PgPool, id: Uuid, user_id: Uuid) -> ApiResult<Agent> {
-    repo::find_visible(db, id, user_id).await?.ok_or(ApiError::NotFound)
+    repo::find_visible(db, id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
-pub async fn create(db: &PgPool, reg: &ProviderRegistry, user_id: Uuid, input: AgentInput) -> ApiResult<Agent> {
+pub async fn create(
+    db: &PgPool,
+    reg: &ProviderRegistry,
+    user_id: Uuid,
+    input: AgentInput,
+) -> ApiResult<Agent> {
     let input = validated(input, reg)?;
     Ok(repo::insert(db, Uuid::now_v7(), user_id, &input).await?)
 }
 
 fn builtin_read_only() -> ApiError {
-    ApiError::Forbidden("built-in agents are read-only; create your own agent to customise one".into())
+    ApiError::Forbidden(
+        "built-in agents are read-only; create your own agent to customise one".into(),
+    )
 }
 
 /// RFC 7396 merge: objects merge recursively, `null` removes a key.
@@ -155,7 +209,9 @@ pub async fn update(
 }
 
 pub async fn delete(db: &PgPool, id: Uuid, user_id: Uuid) -> ApiResult<()> {
-    let agent = repo::find_visible(db, id, user_id).await?.ok_or(ApiError::NotFound)?;
+    let agent = repo::find_visible(db, id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if agent.is_builtin {
         return Err(builtin_read_only());
     }

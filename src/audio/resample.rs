@@ -110,7 +110,8 @@ impl Resampler {
         }
         let total_in = self.base + self.buf.len() as u64;
         let total_out = total_in * self.to as u64 / self.from as u64;
-        self.buf.extend(std::iter::repeat_n(0.0, self.half as usize + 1));
+        self.buf
+            .extend(std::iter::repeat_n(0.0, self.half as usize + 1));
         let mut out = self.drain(true);
         let extra = (self.next_out.saturating_sub(total_out)) as usize;
         out.truncate(out.len().saturating_sub(extra));
@@ -249,7 +250,11 @@ mod tests {
         let input = sine(6000.0, 48000, 0.5, 0.5);
         let out = resample(&input, 48000, 8000);
         let mid = &out[out.len() / 4..out.len() * 3 / 4];
-        assert!(crate::audio::rms(mid) < 0.01, "alias energy {}", crate::audio::rms(mid));
+        assert!(
+            crate::audio::rms(mid) < 0.01,
+            "alias energy {}",
+            crate::audio::rms(mid)
+        );
     }
 
     #[test]

@@ -163,7 +163,9 @@ mod tests {
 
     #[test]
     fn wav_round_trip() {
-        let samples: Vec<i16> = (0..16000).map(|i| ((i * 37) % 65536 - 32768) as i16).collect();
+        let samples: Vec<i16> = (0..16000)
+            .map(|i| ((i * 37) % 65536 - 32768) as i16)
+            .collect();
         let frame = Frame::new(samples, 16000);
         let bytes = write(&frame);
         assert_eq!(bytes.len(), 44 + 32000);

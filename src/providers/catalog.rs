@@ -106,7 +106,13 @@ pub fn build(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
     let price = |s| unit_price(input.pricing, s);
     let openai_models = or_override(
         &input.openai.models,
-        &["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-4.1-nano"],
+        &[
+            "gpt-4o-mini",
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "gpt-4.1",
+            "gpt-4.1-nano",
+        ],
     );
     let anthropic_models = or_override(
         &input.anthropic.models,
@@ -222,7 +228,11 @@ pub fn build(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
             default_model: Some(super::tts::elevenlabs::DEFAULT_MODEL.into()),
             models: or_override(
                 &input.elevenlabs.models,
-                &["eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_multilingual_v2"],
+                &[
+                    "eleven_flash_v2_5",
+                    "eleven_turbo_v2_5",
+                    "eleven_multilingual_v2",
+                ],
             ),
             default_voice: eleven_voices.first().cloned(),
             voices: eleven_voices,
@@ -252,7 +262,15 @@ pub fn build(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
             models: list(&["espeak-ng"]),
             default_voice: Some(super::tts::espeak::DEFAULT_VOICE.into()),
             voices: list(&[
-                "en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb-scotland", "fr", "de", "es", "it",
+                "en-us",
+                "en-gb",
+                "en-us+f3",
+                "en-us+m3",
+                "en-gb-scotland",
+                "fr",
+                "de",
+                "es",
+                "it",
             ]),
             unit_price: price(Stage::Tts),
         },

@@ -41,7 +41,10 @@ impl LlmProvider for LlmChain {
         let mut last = exhausted();
         for (i, link) in self.0.iter().enumerate() {
             let mut r = req.clone();
-            r.model = link.model.clone().or(if i == 0 { req.model.clone() } else { None });
+            r.model = link
+                .model
+                .clone()
+                .or(if i == 0 { req.model.clone() } else { None });
             match link.provider.stream_chat(r).await {
                 Ok(s) => return Ok(s),
                 Err(e) => {
@@ -67,7 +70,10 @@ impl SttProvider for SttChain {
         let mut last = exhausted();
         for (i, link) in self.0.iter().enumerate() {
             let mut c = cfg.clone();
-            c.model = link.model.clone().or(if i == 0 { cfg.model.clone() } else { None });
+            c.model = link
+                .model
+                .clone()
+                .or(if i == 0 { cfg.model.clone() } else { None });
             match link.provider.start(c).await {
                 Ok(s) => return Ok(s),
                 Err(e) => {
@@ -93,8 +99,14 @@ impl TtsProvider for TtsChain {
         let mut last = exhausted();
         for (i, link) in self.0.iter().enumerate() {
             let mut r = req.clone();
-            r.model = link.model.clone().or(if i == 0 { req.model.clone() } else { None });
-            r.voice = link.voice.clone().or(if i == 0 { req.voice.clone() } else { None });
+            r.model = link
+                .model
+                .clone()
+                .or(if i == 0 { req.model.clone() } else { None });
+            r.voice = link
+                .voice
+                .clone()
+                .or(if i == 0 { req.voice.clone() } else { None });
             match link.provider.synthesize(r).await {
                 Ok(s) => return Ok(s),
                 Err(e) => {

@@ -34,7 +34,9 @@ pub use stt::{SttProvider, SttSession};
 pub use tts::{TtsProvider, TtsStream};
 
 /// Which pipeline stage a provider serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Stt,
@@ -92,7 +94,11 @@ pub fn http_client(timeouts: &Timeouts) -> reqwest::Client {
 
 /// Join a configured base URL and a path, tolerating a trailing slash on the base.
 pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Aborts a spawned task when dropped: streams own their producer task this way, so
@@ -113,7 +119,9 @@ pub(crate) async fn first_byte<T>(
 ) -> Result<T, ProviderError> {
     match tokio::time::timeout(timeouts.first_byte, fut).await {
         Ok(r) => r,
-        Err(_) => Err(ProviderError::Timeout("no answer before the first-byte timeout".into())),
+        Err(_) => Err(ProviderError::Timeout(
+            "no answer before the first-byte timeout".into(),
+        )),
     }
 }
 

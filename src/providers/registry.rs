@@ -85,11 +85,19 @@ impl ProviderRegistry {
             );
             stt.insert(
                 "openai".into(),
-                Arc::new(OpenAiStt::new(&p.openai.base_url, p.openai.api_key.clone(), timeouts)),
+                Arc::new(OpenAiStt::new(
+                    &p.openai.base_url,
+                    p.openai.api_key.clone(),
+                    timeouts,
+                )),
             );
             tts.insert(
                 "openai".into(),
-                Arc::new(OpenAiTts::new(&p.openai.base_url, p.openai.api_key.clone(), timeouts)),
+                Arc::new(OpenAiTts::new(
+                    &p.openai.base_url,
+                    p.openai.api_key.clone(),
+                    timeouts,
+                )),
             );
         }
         if p.anthropic.configured() {
@@ -129,12 +137,19 @@ impl ProviderRegistry {
                 LOCAL_STT.into(),
                 Arc::new(PocketSphinxStt::new(
                     &p.local.pocketsphinx_bin,
-                    p.local.pocketsphinx_args.split_whitespace().map(String::from).collect(),
+                    p.local
+                        .pocketsphinx_args
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect(),
                 )),
             );
         }
         if executable_exists(&p.local.espeak_bin) {
-            tts.insert(LOCAL_TTS.into(), Arc::new(EspeakTts::new(&p.local.espeak_bin)));
+            tts.insert(
+                LOCAL_TTS.into(),
+                Arc::new(EspeakTts::new(&p.local.espeak_bin)),
+            );
         }
         Self {
             stt,
@@ -178,7 +193,8 @@ impl ProviderRegistry {
     ) -> Vec<Link<P>> {
         let mut links = Vec::new();
         let mut seen = Vec::new();
-        let names = std::iter::once(choice.provider).chain(choice.fallbacks.iter().map(String::as_str));
+        let names =
+            std::iter::once(choice.provider).chain(choice.fallbacks.iter().map(String::as_str));
         for (i, name) in names.enumerate() {
             if seen.contains(&name) {
                 continue;
@@ -187,8 +203,16 @@ impl ProviderRegistry {
             if let Some(p) = get(name) {
                 links.push(Link {
                     provider: p,
-                    model: if i == 0 { choice.model.map(String::from) } else { None },
-                    voice: if i == 0 { choice.voice.map(String::from) } else { None },
+                    model: if i == 0 {
+                        choice.model.map(String::from)
+                    } else {
+                        None
+                    },
+                    voice: if i == 0 {
+                        choice.voice.map(String::from)
+                    } else {
+                        None
+                    },
                 });
             }
         }

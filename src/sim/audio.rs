@@ -18,10 +18,15 @@ use super::{
     Failure, HANG, LogEntry, Out, Service, SimState, StreamWriter, error_response, header as hdr,
     streamed_body,
 };
-use crate::audio::{EnergyVad, VadConfig, VadEvent, mulaw, pcm16_from_le_bytes, pcm16_to_le_bytes, wav};
+use crate::audio::{
+    EnergyVad, VadConfig, VadEvent, mulaw, pcm16_from_le_bytes, pcm16_to_le_bytes, wav,
+};
 
-/// Parse a multipart/form-data body: text fields, and the file's bytes.
-fn parse_multipart(content_type: &str, body: &[u8]) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// Text fields of a form, and its file's bytes.
+type Form = (Vec<(String, String)>, Vec<u8>);
+
+/// Parse a multipart/form-data body.
+fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Form> {
     let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
     let delim = format!("--{boundary}");
     let mut fields = Vec::new();
@@ -53,7 +58,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-pub(super) async fn openai_transcriptions(State(state): State<Arc<SimState>>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn openai_transcriptions(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let auth = hdr(&headers, "authorization");
     let ct = hdr(&headers, "content-type").unwrap_or_default();
     let parsed = parse_multipart(&ct, &raw);
@@ -104,14 +113,21 @@ pub(super) async fn openai_transcriptions(State(state): State<Arc<SimState>>, he
         }
         Some(Failure::Malformed) => {
             state.update(id, |e| e.completed = true);
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"text\": ").into_response();
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"text\": ",
+            )
+                .into_response();
         }
         _ => {}
     }
     if let Some(ms) = reply.ttfb_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let text = reply.text.unwrap_or_else(|| state.config().default_transcript);
+    let text = reply
+        .text
+        .unwrap_or_else(|| state.config().default_transcript);
     state.update(id, |e| e.completed = true);
     Json(json!({"text": text})).into_response()
 }
@@ -132,7 +148,15 @@ fn synth(text: &str, rate: u32, ms_per_char: u64) -> Vec<i16> {
 }
 
 /// Stream audio bytes in 20 ms chunks with the configured latency/pacing.
-fn audio_body(state: Arc<SimState>, id: u64, bytes: Vec<u8>, bytes_per_20ms: usize, fail: Option<Failure>, ttfb: u64, realtime: bool) -> axum::body::Body {
+fn audio_body(
+    state: Arc<SimState>,
+    id: u64,
+    bytes: Vec<u8>,
+    bytes_per_20ms: usize,
+    fail: Option<Failure>,
+    ttfb: u64,
+    realtime: bool,
+) -> axum::body::Body {
     streamed_body(state, id, move |w: StreamWriter| {
         Box::pin(async move {
             if !w.pause(ttfb).await {
@@ -185,7 +209,11 @@ async fn tts_early_failure(state: &SimState, id: u64, fail: &Option<Failure>) ->
     }
 }
 
-pub(super) async fn openai_speech(State(state): State<Arc<SimState>>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn openai_speech(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let auth = hdr(&headers, "authorization");
     let id = state.start_entry(LogEntry {
@@ -229,7 +257,11 @@ pub(super) async fn elevenlabs_stream(
 ) -> Response {
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let key = hdr(&headers, "xi-api-key");
-    let format = q.iter().find(|(k, _)| k == "output_format").map(|(_, v)| v.clone()).unwrap_or_else(|| "mp3_44100_128".into());
+    let format = q
+        .iter()
+        .find(|(k, _)| k == "output_format")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "mp3_44100_128".into());
     let id = state.start_entry(LogEntry {
         service: "elevenlabs.stream".into(),
         method: "POST".into(),
@@ -242,7 +274,11 @@ pub(super) async fn elevenlabs_stream(
     });
     if !state.check_key(key.as_deref()) {
         state.update(id, |e| e.status = 401);
-        return (StatusCode::UNAUTHORIZED, Json(json!({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})),
+        )
+            .into_response();
     }
     let Some(text) = body["text"].as_str() else {
         state.update(id, |e| e.status = 400);
@@ -254,10 +290,18 @@ pub(super) async fn elevenlabs_stream(
     }
     let cfg = state.config();
     let (bytes, per_20ms, ct) = match format.as_str() {
-        "ulaw_8000" => (mulaw::encode(&synth(text, 8000, cfg.tts_ms_per_char)), 160, "audio/basic"),
+        "ulaw_8000" => (
+            mulaw::encode(&synth(text, 8000, cfg.tts_ms_per_char)),
+            160,
+            "audio/basic",
+        ),
         f if f.starts_with("pcm_") => {
             let rate: u32 = f[4..].parse().unwrap_or(16000);
-            (pcm16_to_le_bytes(&synth(text, rate, cfg.tts_ms_per_char)), (rate as usize / 50) * 2, "audio/pcm")
+            (
+                pcm16_to_le_bytes(&synth(text, rate, cfg.tts_ms_per_char)),
+                (rate as usize / 50) * 2,
+                "audio/pcm",
+            )
         }
         other => {
             state.update(id, |e| e.status = 400);
@@ -265,7 +309,15 @@ pub(super) async fn elevenlabs_stream(
         }
     };
     let ttfb = reply.ttfb_ms.unwrap_or(cfg.tts_ttfb_ms);
-    let body = audio_body(state, id, bytes, per_20ms, reply.fail, ttfb, cfg.tts_realtime);
+    let body = audio_body(
+        state,
+        id,
+        bytes,
+        per_20ms,
+        reply.fail,
+        ttfb,
+        cfg.tts_realtime,
+    );
     (StatusCode::OK, [(header::CONTENT_TYPE, ct)], body).into_response()
 }
 
@@ -282,9 +334,13 @@ struct ListenParams {
 fn listen_params(q: &[(String, String)]) -> ListenParams {
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     ListenParams {
-        sample_rate: get("sample_rate").and_then(|v| v.parse().ok()).unwrap_or(16000),
+        sample_rate: get("sample_rate")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16000),
         interim_results: get("interim_results") == Some("true"),
-        endpointing_ms: get("endpointing").and_then(|v| v.parse().ok()).unwrap_or(300),
+        endpointing_ms: get("endpointing")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300),
         utterance_end_ms: get("utterance_end_ms").and_then(|v| v.parse().ok()),
         vad_events: get("vad_events") == Some("true"),
     }
@@ -297,7 +353,9 @@ pub(super) async fn deepgram_listen(
     ws: WebSocketUpgrade,
 ) -> Response {
     let auth = hdr(&headers, "authorization");
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q.iter()).finish();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(q.iter())
+        .finish();
     let id = state.start_entry(LogEntry {
         service: "deepgram.listen".into(),
         method: "GET".into(),
@@ -312,7 +370,9 @@ pub(super) async fn deepgram_listen(
         state.update(id, |e| e.status = 401);
         return error_response(401, "Invalid credentials");
     }
-    if let Some(Failure::Status { status }) = state.take_failure_if(Service::Stt, |f| matches!(f, Failure::Status { .. })) {
+    if let Some(Failure::Status { status }) =
+        state.take_failure_if(Service::Stt, |f| matches!(f, Failure::Status { .. }))
+    {
         state.update(id, |e| e.status = status);
         return error_response(status, "scripted failure");
     }
@@ -343,7 +403,12 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
     let secs = |n: u64| n as f64 / rate as f64;
     let send = |v: Value| Message::Text(v.to_string().into());
     let mut pending_bytes: Vec<u8> = Vec::new();
-    let result_msg = |text: &str, start: f64, end: f64, is_final: bool, speech_final: bool, from_finalize: bool| {
+    let result_msg = |text: &str,
+                      start: f64,
+                      end: f64,
+                      is_final: bool,
+                      speech_final: bool,
+                      from_finalize: bool| {
         let words: Vec<Value> = text
             .split_whitespace()
             .enumerate()
@@ -383,7 +448,10 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
                     match ev {
                         VadEvent::SpeechStart { at } => {
                             let reply = state.next_reply(Service::Stt);
-                            let text = reply.text.clone().unwrap_or_else(|| state.config().default_transcript);
+                            let text = reply
+                                .text
+                                .clone()
+                                .unwrap_or_else(|| state.config().default_transcript);
                             current = Some(Utterance {
                                 words: text.split_whitespace().map(String::from).collect(),
                                 start: at.as_secs_f64(),
@@ -398,7 +466,14 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
                         VadEvent::SpeechEnd { at } => {
                             if let Some(u) = current.take() {
                                 let end = at.as_secs_f64();
-                                out.push(result_msg(&u.words.join(" "), u.start, end, true, true, false));
+                                out.push(result_msg(
+                                    &u.words.join(" "),
+                                    u.start,
+                                    end,
+                                    true,
+                                    true,
+                                    false,
+                                ));
                                 pending_utterance_end = Some(end);
                             }
                         }
@@ -409,7 +484,9 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
                     match u.fail {
                         Some(Failure::Malformed) => {
                             out.clear();
-                            let _ = socket.send(Message::Text("{\"type\": \"Results\", \"channel\"".into())).await;
+                            let _ = socket
+                                .send(Message::Text("{\"type\": \"Results\", \"channel\"".into()))
+                                .await;
                             u.fail = None;
                         }
                         Some(Failure::DieMidStream) => {
@@ -422,28 +499,47 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
                     let shown = spoken.min(u.words.len().saturating_sub(1));
                     if p.interim_results && shown > u.interims_sent {
                         u.interims_sent = shown;
-                        out.push(result_msg(&u.words[..shown].join(" "), u.start, now, false, false, false));
+                        out.push(result_msg(
+                            &u.words[..shown].join(" "),
+                            u.start,
+                            now,
+                            false,
+                            false,
+                            false,
+                        ));
                     }
                 }
                 if let (Some(end), Some(ue)) = (pending_utterance_end, p.utterance_end_ms)
                     && current.is_none()
                     && now - end >= ue as f64 / 1000.0
                 {
-                    out.push(json!({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end}));
+                    out.push(
+                        json!({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end}),
+                    );
                     pending_utterance_end = None;
                 }
             }
             Message::Text(text) => {
                 let text = text.to_string();
                 state.update(id, |e| e.messages.push(text.clone()));
-                let kind = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["type"].as_str().map(String::from)).unwrap_or_default();
+                let kind = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["type"].as_str().map(String::from))
+                    .unwrap_or_default();
                 match kind.as_str() {
                     "KeepAlive" => {}
                     "Finalize" | "CloseStream" => {
                         let now = secs(total_samples);
                         if let Some(u) = current.take() {
                             // The detector's SpeechEnd for this speech finds no utterance and is ignored.
-                            out.push(result_msg(&u.words.join(" "), u.start, now, true, false, true));
+                            out.push(result_msg(
+                                &u.words.join(" "),
+                                u.start,
+                                now,
+                                true,
+                                false,
+                                true,
+                            ));
                         }
                         if kind == "CloseStream" {
                             out.push(json!({"type": "Metadata", "transaction_key": "deprecated", "request_id": format!("sim-{id}"),

@@ -85,7 +85,11 @@ fn prepare(state: &SimState, body: &Value, raw_len: usize) -> Prepared {
             ..c.clone()
         })
         .collect();
-    let out_est = tokens(&text) + calls.iter().map(|c| tokens(&c.arguments) + tokens(&c.name)).sum::<u32>();
+    let out_est = tokens(&text)
+        + calls
+            .iter()
+            .map(|c| tokens(&c.arguments) + tokens(&c.name))
+            .sum::<u32>();
     let (input_tokens, output_tokens) = match reply.usage {
         Some(u) => (u.input_tokens, u.output_tokens),
         None => ((raw_len as u32).div_ceil(4), out_est),
@@ -122,7 +126,10 @@ async fn early_failure(state: &SimState, id: u64, fail: &Option<Failure>) -> Opt
 fn sse_response(body: axum::body::Body) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body,
     )
         .into_response()
@@ -134,7 +141,11 @@ fn openai_chunk(model: &str, choices: Value) -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))
 }
 
-pub(super) async fn openai_chat(State(state): State<Arc<SimState>>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn openai_chat(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let auth = hdr(&headers, "authorization");
     let id = state.start_entry(LogEntry {
@@ -160,7 +171,10 @@ pub(super) async fn openai_chat(State(state): State<Arc<SimState>>, headers: Hea
         return resp;
     }
     let model = body["model"].as_str().unwrap_or("sim-model").to_string();
-    let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false) && !p.reply.omit_usage;
+    let include_usage = body["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false)
+        && !p.reply.omit_usage;
     let split = p.reply.split_bytes.or(state.config().split_bytes);
     let stream = streamed_body(state, id, move |mut w: StreamWriter| {
         w.split = split;
@@ -168,27 +182,44 @@ pub(super) async fn openai_chat(State(state): State<Arc<SimState>>, headers: Hea
             if !w.pause(p.ttfb).await {
                 return;
             }
-            let mut chunks = vec![openai_chunk(&model, json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]))];
+            let mut chunks = vec![openai_chunk(
+                &model,
+                json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
+            )];
             for t in text_tokens(&p.text) {
-                chunks.push(openai_chunk(&model, json!([{"index": 0, "delta": {"content": t}, "finish_reason": null}])));
+                chunks.push(openai_chunk(
+                    &model,
+                    json!([{"index": 0, "delta": {"content": t}, "finish_reason": null}]),
+                ));
             }
             for (i, c) in p.calls.iter().enumerate() {
                 chunks.push(openai_chunk(&model, json!([{"index": 0, "delta": {"tool_calls": [{"index": i, "id": c.id,
                     "type": "function", "function": {"name": c.name, "arguments": ""}}]}, "finish_reason": null}])));
             }
             // Argument pieces of several calls interleave, as the protocol allows.
-            let pieces: Vec<Vec<String>> = p.calls.iter().map(|c| arg_pieces(&c.arguments)).collect();
+            let pieces: Vec<Vec<String>> =
+                p.calls.iter().map(|c| arg_pieces(&c.arguments)).collect();
             let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
             for k in 0..longest {
                 for (i, ps) in pieces.iter().enumerate() {
                     if let Some(piece) = ps.get(k) {
-                        chunks.push(openai_chunk(&model, json!([{"index": 0, "delta": {"tool_calls": [{"index": i,
-                            "function": {"arguments": piece}}]}, "finish_reason": null}])));
+                        chunks.push(openai_chunk(
+                            &model,
+                            json!([{"index": 0, "delta": {"tool_calls": [{"index": i,
+                            "function": {"arguments": piece}}]}, "finish_reason": null}]),
+                        ));
                     }
                 }
             }
-            let reason = if p.calls.is_empty() { "stop" } else { "tool_calls" };
-            chunks.push(openai_chunk(&model, json!([{"index": 0, "delta": {}, "finish_reason": reason}])));
+            let reason = if p.calls.is_empty() {
+                "stop"
+            } else {
+                "tool_calls"
+            };
+            chunks.push(openai_chunk(
+                &model,
+                json!([{"index": 0, "delta": {}, "finish_reason": reason}]),
+            ));
             if include_usage {
                 let v = json!({"id": "chatcmpl-sim", "object": "chat.completion.chunk", "created": 1, "model": model,
                     "choices": [], "usage": {"prompt_tokens": p.input_tokens, "completion_tokens": p.output_tokens,
@@ -196,14 +227,29 @@ pub(super) async fn openai_chat(State(state): State<Arc<SimState>>, headers: Hea
                 chunks.push(Bytes::from(format!("data: {v}\n\n")));
             }
             chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
-            play(&w, chunks, &p.reply.fail, p.delay, Some(Bytes::from_static(b"data: {\"id\": \"chatcmpl-sim\", \"choices\": [{\"delta\"\n\n"))).await;
+            play(
+                &w,
+                chunks,
+                &p.reply.fail,
+                p.delay,
+                Some(Bytes::from_static(
+                    b"data: {\"id\": \"chatcmpl-sim\", \"choices\": [{\"delta\"\n\n",
+                )),
+            )
+            .await;
         })
     });
     sse_response(stream)
 }
 
 /// Send `chunks` with `delay` between them, applying a mid-stream failure.
-async fn play(w: &StreamWriter, chunks: Vec<Bytes>, fail: &Option<Failure>, delay: u64, malformed: Option<Bytes>) {
+async fn play(
+    w: &StreamWriter,
+    chunks: Vec<Bytes>,
+    fail: &Option<Failure>,
+    delay: u64,
+    malformed: Option<Bytes>,
+) {
     let half = chunks.len() / 2;
     for (i, c) in chunks.into_iter().enumerate() {
         if i > 0 && !w.pause(delay).await {
@@ -240,7 +286,11 @@ fn anthropic_event(kind: &str, v: Value) -> Bytes {
     Bytes::from(format!("event: {kind}\ndata: {v}\n\n"))
 }
 
-pub(super) async fn anthropic_messages(State(state): State<Arc<SimState>>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn anthropic_messages(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let key = hdr(&headers, "x-api-key");
     let id = state.start_entry(LogEntry {
@@ -277,38 +327,73 @@ pub(super) async fn anthropic_messages(State(state): State<Arc<SimState>>, heade
                 return;
             }
             let mut chunks = vec![
-                anthropic_event("message_start", json!({"type": "message_start", "message": {"id": "msg_sim",
+                anthropic_event(
+                    "message_start",
+                    json!({"type": "message_start", "message": {"id": "msg_sim",
                     "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null,
-                    "usage": {"input_tokens": p.input_tokens, "output_tokens": 1}}})),
+                    "usage": {"input_tokens": p.input_tokens, "output_tokens": 1}}}),
+                ),
                 anthropic_event("ping", json!({"type": "ping"})),
             ];
             let mut block = 0;
             if !p.text.is_empty() {
-                chunks.push(anthropic_event("content_block_start", json!({"type": "content_block_start", "index": block,
-                    "content_block": {"type": "text", "text": ""}})));
+                chunks.push(anthropic_event(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": block,
+                    "content_block": {"type": "text", "text": ""}}),
+                ));
                 for t in text_tokens(&p.text) {
-                    chunks.push(anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": block,
-                        "delta": {"type": "text_delta", "text": t}})));
+                    chunks.push(anthropic_event(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": block,
+                        "delta": {"type": "text_delta", "text": t}}),
+                    ));
                 }
-                chunks.push(anthropic_event("content_block_stop", json!({"type": "content_block_stop", "index": block})));
+                chunks.push(anthropic_event(
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": block}),
+                ));
                 block += 1;
             }
             for (i, c) in p.calls.iter().enumerate() {
                 let tid = c.id.clone().unwrap_or_else(|| format!("toolu_sim_{i}"));
-                chunks.push(anthropic_event("content_block_start", json!({"type": "content_block_start", "index": block,
-                    "content_block": {"type": "tool_use", "id": tid, "name": c.name, "input": {}}})));
+                chunks.push(anthropic_event(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": block,
+                    "content_block": {"type": "tool_use", "id": tid, "name": c.name, "input": {}}}),
+                ));
                 for piece in arg_pieces(&c.arguments) {
-                    chunks.push(anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": block,
-                        "delta": {"type": "input_json_delta", "partial_json": piece}})));
+                    chunks.push(anthropic_event(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": block,
+                        "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                    ));
                 }
-                chunks.push(anthropic_event("content_block_stop", json!({"type": "content_block_stop", "index": block})));
+                chunks.push(anthropic_event(
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": block}),
+                ));
                 block += 1;
             }
-            let reason = if p.calls.is_empty() { "end_turn" } else { "tool_use" };
-            let usage = if p.reply.omit_usage { json!({}) } else { json!({"output_tokens": p.output_tokens}) };
-            chunks.push(anthropic_event("message_delta", json!({"type": "message_delta",
-                "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": usage})));
-            chunks.push(anthropic_event("message_stop", json!({"type": "message_stop"})));
+            let reason = if p.calls.is_empty() {
+                "end_turn"
+            } else {
+                "tool_use"
+            };
+            let usage = if p.reply.omit_usage {
+                json!({})
+            } else {
+                json!({"output_tokens": p.output_tokens})
+            };
+            chunks.push(anthropic_event(
+                "message_delta",
+                json!({"type": "message_delta",
+                "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": usage}),
+            ));
+            chunks.push(anthropic_event(
+                "message_stop",
+                json!({"type": "message_stop"}),
+            ));
             play(&w, chunks, &p.reply.fail, p.delay, Some(Bytes::from_static(b"event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"index\n\n"))).await;
         })
     });
@@ -319,7 +404,11 @@ pub(super) async fn anthropic_messages(State(state): State<Arc<SimState>>, heade
 fn embed(text: &str, dims: usize) -> Vec<f32> {
     use sha2::{Digest, Sha256};
     let mut v = vec![0f32; dims];
-    for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let h = Sha256::digest(word.as_bytes());
         let idx = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize % dims;
         let sign = if h[4] & 1 == 0 { 1.0 } else { -1.0 };
@@ -334,7 +423,11 @@ fn embed(text: &str, dims: usize) -> Vec<f32> {
     v
 }
 
-pub(super) async fn embeddings(State(state): State<Arc<SimState>>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn embeddings(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let auth = hdr(&headers, "authorization");
     let id = state.start_entry(LogEntry {
@@ -356,7 +449,10 @@ pub(super) async fn embeddings(State(state): State<Arc<SimState>>, headers: Head
     }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
         _ => {
             state.update(id, |e| e.status = 400);
             return error_response(400, "input must be a string or an array of strings");

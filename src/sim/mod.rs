@@ -155,13 +155,31 @@ pub struct Script {
 
 impl Script {
     pub fn llm_text(text: &str) -> Self {
-        Self::new(Service::Llm, Reply { text: Some(text.into()), ..Default::default() })
+        Self::new(
+            Service::Llm,
+            Reply {
+                text: Some(text.into()),
+                ..Default::default()
+            },
+        )
     }
     pub fn transcript(text: &str) -> Self {
-        Self::new(Service::Stt, Reply { text: Some(text.into()), ..Default::default() })
+        Self::new(
+            Service::Stt,
+            Reply {
+                text: Some(text.into()),
+                ..Default::default()
+            },
+        )
     }
     pub fn fail(service: Service, failure: Failure) -> Self {
-        Self::new(service, Reply { fail: Some(failure), ..Default::default() })
+        Self::new(
+            service,
+            Reply {
+                fail: Some(failure),
+                ..Default::default()
+            },
+        )
     }
     pub fn new(service: Service, reply: Reply) -> Self {
         Self { service, reply }
@@ -235,7 +253,11 @@ impl SimState {
 
     /// Take the next reply only if it is a failure of the given kind (WebSocket handshakes
     /// take status failures without consuming transcripts).
-    pub(crate) fn take_failure_if(&self, service: Service, f: impl Fn(&Failure) -> bool) -> Option<Failure> {
+    pub(crate) fn take_failure_if(
+        &self,
+        service: Service,
+        f: impl Fn(&Failure) -> bool,
+    ) -> Option<Failure> {
         let mut scripts = self.scripts.lock();
         let q = &mut scripts.iter_mut().find(|(svc, _)| *svc == service)?.1;
         if q.front().and_then(|r| r.fail.as_ref()).is_some_and(&f) {
@@ -298,11 +320,20 @@ impl SimHandle {
             ("DEEPGRAM", self.deepgram_url()),
             ("ELEVENLABS", self.base_url()),
         ] {
-            v.push((format!("CADENCE__PROVIDERS__{vendor}__API_KEY"), key.to_string()));
+            v.push((
+                format!("CADENCE__PROVIDERS__{vendor}__API_KEY"),
+                key.to_string(),
+            ));
             v.push((format!("CADENCE__PROVIDERS__{vendor}__BASE_URL"), url));
         }
-        v.push(("CADENCE__TELEPHONY__TWILIO__BASE_URL".into(), self.base_url()));
-        v.push(("CADENCE__TELEPHONY__TWILIO__AUTH_TOKEN".into(), key.to_string()));
+        v.push((
+            "CADENCE__TELEPHONY__TWILIO__BASE_URL".into(),
+            self.base_url(),
+        ));
+        v.push((
+            "CADENCE__TELEPHONY__TWILIO__AUTH_TOKEN".into(),
+            key.to_string(),
+        ));
         v
     }
 
@@ -313,7 +344,10 @@ impl SimHandle {
 
     /// Requests to one service (`openai.chat`, `deepgram.listen`, …).
     pub fn log_for(&self, service: &str) -> Vec<LogEntry> {
-        self.log().into_iter().filter(|e| e.service == service).collect()
+        self.log()
+            .into_iter()
+            .filter(|e| e.service == service)
+            .collect()
     }
 
     pub fn clear_log(&self) {
@@ -330,7 +364,11 @@ impl SimHandle {
     }
 
     /// Wait (bounded) until `pred` holds for the log; returns the log either way.
-    pub async fn wait_for_log(&self, pred: impl Fn(&[LogEntry]) -> bool, limit: Duration) -> Vec<LogEntry> {
+    pub async fn wait_for_log(
+        &self,
+        pred: impl Fn(&[LogEntry]) -> bool,
+        limit: Duration,
+    ) -> Vec<LogEntry> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let log = self.log();
@@ -383,12 +421,24 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/v1/chat/completions", post(llm::openai_chat))
         .route("/v1/messages", post(llm::anthropic_messages))
         .route("/v1/embeddings", post(llm::embeddings))
-        .route("/v1/audio/transcriptions", post(audio::openai_transcriptions))
+        .route(
+            "/v1/audio/transcriptions",
+            post(audio::openai_transcriptions),
+        )
         .route("/v1/audio/speech", post(audio::openai_speech))
-        .route("/v1/text-to-speech/{voice}/stream", post(audio::elevenlabs_stream))
+        .route(
+            "/v1/text-to-speech/{voice}/stream",
+            post(audio::elevenlabs_stream),
+        )
         .route("/v1/listen", get(audio::deepgram_listen))
-        .route("/2010-04-01/Accounts/{sid}/Calls.json", post(twilio::create_call))
-        .route("/2010-04-01/Accounts/{sid}/Calls/{call_sid}", post(twilio::update_call))
+        .route(
+            "/2010-04-01/Accounts/{sid}/Calls.json",
+            post(twilio::create_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{sid}/Calls/{call_sid}",
+            post(twilio::update_call),
+        )
         .route("/__sim/log", get(get_log).delete(clear_log))
         .route("/__sim/script", post(post_script))
         .route("/__sim/config", get(get_config).put(put_config))
@@ -420,7 +470,11 @@ async fn post_script(State(s): State<Arc<SimState>>, Json(body): Json<Value>) ->
             }
             (StatusCode::CREATED, Json(json!({"queued": n}))).into_response()
         }
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": e.to_string()}))).into_response(),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
     }
 }
 
@@ -436,7 +490,10 @@ async fn put_config(State(s): State<Arc<SimState>>, Json(cfg): Json<SimConfig>) 
 // ---- shared helpers for the vendor handlers ----
 
 pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(String::from)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 /// A vendor-style JSON error answer.
@@ -448,7 +505,8 @@ pub(crate) fn error_response(status: u16, message: &str) -> Response {
     )
         .into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        resp.headers_mut().insert("retry-after", "1".parse().unwrap());
+        resp.headers_mut()
+            .insert("retry-after", "1".parse().unwrap());
     }
     resp
 }
@@ -476,7 +534,8 @@ pub(crate) fn streamed_body(
         split: None,
     };
     tokio::spawn(produce(writer));
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
     Body::from_stream(stream)
 }
 
@@ -496,7 +555,10 @@ impl StreamWriter {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = self
                     .tx
-                    .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "sim: dying mid-stream")))
+                    .send(Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "sim: dying mid-stream",
+                    )))
                     .await;
                 self.state.update(self.id, |e| e.completed = false);
                 return false;

@@ -40,14 +40,17 @@ fn form(raw: &[u8]) -> Value {
     Value::Object(m)
 }
 
-fn authorize(state: &SimState, headers: &HeaderMap, sid: &str) -> Result<(), Response> {
-    match basic_auth(headers) {
-        Some((user, token)) if user == sid && state.check_key(Some(&token)) => Ok(()),
-        _ => Err(twilio_error(401, 20003, "Authenticate")),
-    }
+/// Basic auth with the account SID as user and (when the simulator has a key) the token.
+fn authorized(state: &SimState, headers: &HeaderMap, sid: &str) -> bool {
+    matches!(basic_auth(headers), Some((user, token)) if user == sid && state.check_key(Some(&token)))
 }
 
-pub(super) async fn create_call(State(state): State<Arc<SimState>>, Path(sid): Path<String>, headers: HeaderMap, raw: Bytes) -> Response {
+pub(super) async fn create_call(
+    State(state): State<Arc<SimState>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let body = form(&raw);
     let id = state.start_entry(LogEntry {
         service: "twilio.calls".into(),
@@ -58,9 +61,9 @@ pub(super) async fn create_call(State(state): State<Arc<SimState>>, Path(sid): P
         status: 201,
         ..Default::default()
     });
-    if let Err(resp) = authorize(&state, &headers, &sid) {
+    if !authorized(&state, &headers, &sid) {
         state.update(id, |e| e.status = 401);
-        return resp;
+        return twilio_error(401, 20003, "Authenticate");
     }
     if let Some(Failure::Status { status }) = state.next_reply(Service::Twilio).fail {
         state.update(id, |e| e.status = status);
@@ -78,9 +81,11 @@ pub(super) async fn create_call(State(state): State<Arc<SimState>>, Path(sid): P
     state.update(id, |e| e.completed = true);
     (
         StatusCode::CREATED,
-        Json(json!({"sid": call_sid, "account_sid": sid, "to": to, "from": from, "status": "queued",
+        Json(
+            json!({"sid": call_sid, "account_sid": sid, "to": to, "from": from, "status": "queued",
             "direction": "outbound-api", "api_version": "2010-04-01",
-            "uri": format!("/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json")})),
+            "uri": format!("/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json")}),
+        ),
     )
         .into_response()
 }
@@ -102,9 +107,9 @@ pub(super) async fn update_call(
         status: 200,
         ..Default::default()
     });
-    if let Err(resp) = authorize(&state, &headers, &sid) {
+    if !authorized(&state, &headers, &sid) {
         state.update(id, |e| e.status = 401);
-        return resp;
+        return twilio_error(401, 20003, "Authenticate");
     }
     let status = body["Status"].as_str().unwrap_or("in-progress").to_string();
     state.update(id, |e| e.completed = true);

@@ -17,9 +17,7 @@ use cadence::{
             SttConfig, SttEvent, SttSession, deepgram::DeepgramStt, openai::OpenAiStt,
             pocketsphinx::PocketSphinxStt,
         },
-        tts::{
-            TtsRequest, elevenlabs::ElevenLabsTts, espeak::EspeakTts, openai::OpenAiTts,
-        },
+        tts::{TtsRequest, elevenlabs::ElevenLabsTts, espeak::EspeakTts, openai::OpenAiTts},
     },
     sim::{self, Failure, Reply, Script, Service, SimConfig, SimHandle, SimToolCall, SimUsage},
 };
@@ -115,7 +113,11 @@ fn two_calls() -> Vec<SimToolCall> {
 /// Read a whole stream: text, tool-call deltas seen, and the final event.
 async fn drain(
     mut stream: cadence::providers::LlmStream,
-) -> (String, usize, Result<cadence::providers::llm::LlmDone, ProviderError>) {
+) -> (
+    String,
+    usize,
+    Result<cadence::providers::llm::LlmDone, ProviderError>,
+) {
     let mut text = String::new();
     let mut deltas = 0;
     while let Some(item) = stream.next().await {
@@ -202,7 +204,10 @@ async fn openai_tool_results_go_back_in_the_openai_shape() {
     assert_eq!(done.unwrap().finish_reason, FinishReason::Stop);
     let body = &s.log_for("openai.chat")[0].body;
     assert_eq!(body["messages"][1]["tool_calls"][0]["id"], "call_a");
-    assert_eq!(body["messages"][1]["tool_calls"][0]["function"]["name"], "create_task");
+    assert_eq!(
+        body["messages"][1]["tool_calls"][0]["function"]["name"],
+        "create_task"
+    );
     assert_eq!(body["messages"][2]["role"], "tool");
     assert_eq!(body["messages"][2]["tool_call_id"], "call_a");
 }
@@ -237,7 +242,10 @@ async fn anthropic_stream_assembles_tool_use_blocks_and_usage() {
     assert_eq!(text, "On it.");
     assert_eq!(done.finish_reason, FinishReason::ToolCalls);
     assert_eq!(done.tool_calls, expected_calls());
-    assert_eq!((done.usage.input_tokens, done.usage.output_tokens), (90, 33));
+    assert_eq!(
+        (done.usage.input_tokens, done.usage.output_tokens),
+        (90, 33)
+    );
     assert!(!done.usage.estimated);
 
     let log = s.log_for("anthropic.messages");
@@ -267,7 +275,10 @@ async fn cancelled_stream_estimates_usage_and_closes_the_request() {
     .into_iter()
     .enumerate()
     {
-        let mut stream = provider.stream_chat(request("tell me a long story")).await.unwrap();
+        let mut stream = provider
+            .stream_chat(request("tell me a long story"))
+            .await
+            .unwrap();
         let mut got = 0;
         while got < 3 {
             if let Some(Ok(LlmEvent::Text(t))) = stream.next().await
@@ -282,12 +293,13 @@ async fn cancelled_stream_estimates_usage_and_closes_the_request() {
         assert!(usage.input_tokens > 10, "{usage:?}");
         assert!(usage.output_tokens >= 3, "{usage:?}");
         let log = s
-            .wait_for_log(
-                |l| l.len() > i && l[i].cancelled,
-                Duration::from_secs(10),
-            )
+            .wait_for_log(|l| l.len() > i && l[i].cancelled, Duration::from_secs(10))
             .await;
-        assert!(log[i].cancelled, "the simulator saw the request go away: {:?}", log[i]);
+        assert!(
+            log[i].cancelled,
+            "the simulator saw the request go away: {:?}",
+            log[i]
+        );
         assert!(!log[i].completed);
     }
 }
@@ -341,7 +353,12 @@ async fn malformed_and_broken_streams_are_errors() {
             },
         ));
         let (_, _, done) = drain(provider.stream_chat(request("hi")).await.unwrap()).await;
-        assert_eq!(done.unwrap_err().kind(), ErrorKind::BadResponse, "{}", provider.name());
+        assert_eq!(
+            done.unwrap_err().kind(),
+            ErrorKind::BadResponse,
+            "{}",
+            provider.name()
+        );
 
         s.script(Script::new(
             Service::Llm,
@@ -352,7 +369,12 @@ async fn malformed_and_broken_streams_are_errors() {
             },
         ));
         let (text, _, done) = drain(provider.stream_chat(request("hi")).await.unwrap()).await;
-        assert_eq!(done.unwrap_err().kind(), ErrorKind::Upstream, "{}", provider.name());
+        assert_eq!(
+            done.unwrap_err().kind(),
+            ErrorKind::Upstream,
+            "{}",
+            provider.name()
+        );
         assert!(!text.contains("six"), "{text}");
     }
 }
@@ -377,7 +399,12 @@ async fn first_byte_and_idle_timeouts() {
             },
         ));
         let (_, _, done) = drain(provider.stream_chat(request("hi")).await.unwrap()).await;
-        assert_eq!(done.unwrap_err().kind(), ErrorKind::Timeout, "{}", provider.name());
+        assert_eq!(
+            done.unwrap_err().kind(),
+            ErrorKind::Timeout,
+            "{}",
+            provider.name()
+        );
     }
 }
 
@@ -385,7 +412,10 @@ async fn first_byte_and_idle_timeouts() {
 async fn fallback_moves_to_the_second_provider_and_counts_it() {
     let s = sim().await;
     let overrides: Vec<(String, String)> = s.settings_overrides(KEY);
-    let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = overrides
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let reg = ProviderRegistry::from_settings(&test_settings(&pairs));
     let metric = r#"provider_fallbacks_total{stage="llm",from="openai"}"#;
     let before = counter(metric);
@@ -421,7 +451,10 @@ async fn fallback_moves_to_the_second_provider_and_counts_it() {
         voice: None,
         fallbacks: &tts_fallbacks,
     });
-    let stream = tts.synthesize(TtsRequest::new("hello there", 16000)).await.unwrap();
+    let stream = tts
+        .synthesize(TtsRequest::new("hello there", 16000))
+        .await
+        .unwrap();
     assert_eq!(stream.provider(), "openai");
     assert!(!stream.collect().await.unwrap().is_empty());
 
@@ -450,7 +483,9 @@ fn counter(series: &str) -> f64 {
 fn tone(ms: u32, rate: u32) -> Vec<i16> {
     let n = (rate * ms / 1000) as usize;
     (0..n)
-        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / rate as f64).sin()) as i16)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / rate as f64).sin()) as i16
+        })
         .collect()
 }
 
@@ -509,19 +544,40 @@ async fn deepgram_interim_final_utterance_end_and_billed_duration() {
     let events = run_stt(session, audio.clone(), 16000).await;
 
     let started = position(&events, |e| matches!(e, SttEvent::SpeechStarted));
-    let interim = position(&events, |e| matches!(e, SttEvent::Transcript { is_final: false, .. }));
+    let interim = position(&events, |e| {
+        matches!(
+            e,
+            SttEvent::Transcript {
+                is_final: false,
+                ..
+            }
+        )
+    });
     let fin = position(&events, |e| {
-        matches!(e, SttEvent::Transcript { is_final: true, speech_final: true, .. })
+        matches!(
+            e,
+            SttEvent::Transcript {
+                is_final: true,
+                speech_final: true,
+                ..
+            }
+        )
     });
     let end = position(&events, |e| matches!(e, SttEvent::UtteranceEnd));
     let closed = position(&events, |e| matches!(e, SttEvent::Closed { .. }));
-    assert!(started < interim && interim < fin && fin < end && end < closed, "{events:?}");
+    assert!(
+        started < interim && interim < fin && fin < end && end < closed,
+        "{events:?}"
+    );
     match &events[fin] {
         SttEvent::Transcript { text, .. } => assert_eq!(text, "add a task to buy milk"),
         _ => unreachable!(),
     }
     if let SttEvent::Transcript { text, .. } = &events[interim] {
-        assert!("add a task to buy milk".starts_with(text.as_str()), "{text}");
+        assert!(
+            "add a task to buy milk".starts_with(text.as_str()),
+            "{text}"
+        );
     }
     // Billed from Deepgram's Metadata duration: all 3.3 s sent.
     match events[closed] {
@@ -568,8 +624,16 @@ async fn deepgram_rejections_and_finalize() {
     sender.send_audio(tone(800, 16000)).await.unwrap();
     sender.finalize().await.unwrap();
     let mut final_text = None;
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(20), events.recv()).await.unwrap() {
-        if let SttEvent::Transcript { text, is_final: true, .. } = ev.unwrap() {
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .unwrap()
+    {
+        if let SttEvent::Transcript {
+            text,
+            is_final: true,
+            ..
+        } = ev.unwrap()
+        {
             final_text = Some(text);
             break;
         }
@@ -577,9 +641,18 @@ async fn deepgram_rejections_and_finalize() {
     assert_eq!(final_text.as_deref(), Some("stop right there"));
     drop(sender);
     let log = s
-        .wait_for_log(|l| l.iter().any(|e| e.messages.iter().any(|m| m.contains("Finalize"))), Duration::from_secs(5))
+        .wait_for_log(
+            |l| {
+                l.iter()
+                    .any(|e| e.messages.iter().any(|m| m.contains("Finalize")))
+            },
+            Duration::from_secs(5),
+        )
         .await;
-    assert!(log.iter().any(|e| e.messages.iter().any(|m| m.contains("Finalize"))));
+    assert!(
+        log.iter()
+            .any(|e| e.messages.iter().any(|m| m.contains("Finalize")))
+    );
 }
 
 #[tokio::test]
@@ -605,23 +678,39 @@ async fn openai_transcription_per_utterance() {
     let finals: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
-            SttEvent::Transcript { text, is_final: true, .. } => Some(text.as_str()),
+            SttEvent::Transcript {
+                text,
+                is_final: true,
+                ..
+            } => Some(text.as_str()),
             _ => None,
         })
         .collect();
     assert_eq!(finals, vec!["first thing", "second thing"]);
-    let starts = events.iter().filter(|e| matches!(e, SttEvent::SpeechStarted)).count();
-    let ends = events.iter().filter(|e| matches!(e, SttEvent::UtteranceEnd)).count();
+    let starts = events
+        .iter()
+        .filter(|e| matches!(e, SttEvent::SpeechStarted))
+        .count();
+    let ends = events
+        .iter()
+        .filter(|e| matches!(e, SttEvent::UtteranceEnd))
+        .count();
     assert_eq!((starts, ends), (2, 2), "{events:?}");
     let log = s.log_for("openai.transcriptions");
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].body["model"], "gpt-4o-mini-transcribe");
     assert_eq!(log[0].body["language"], "en");
-    let sent: f64 = log.iter().map(|e| e.body["audio_seconds"].as_f64().unwrap()).sum();
+    let sent: f64 = log
+        .iter()
+        .map(|e| e.body["audio_seconds"].as_f64().unwrap())
+        .sum();
     // Billed: the utterances sent (speech, pre-roll and endpointing silence), not the silence between.
     match events.last().unwrap() {
         SttEvent::Closed { billed_seconds } => {
-            assert!((billed_seconds - sent).abs() < 0.001, "{billed_seconds} vs {sent}");
+            assert!(
+                (billed_seconds - sent).abs() < 0.001,
+                "{billed_seconds} vs {sent}"
+            );
             assert!(*billed_seconds < 3.0);
         }
         other => panic!("{other:?}"),
@@ -633,8 +722,16 @@ async fn cloud_tts_streams_pcm_at_the_requested_rate() {
     let s = sim().await;
     let text = "Hello from the simulator."; // 25 chars × 40 ms = 1 s
     let eleven = ElevenLabsTts::new(&s.base_url(), key(), timeouts());
-    for (rate, format) in [(16000, "pcm_16000"), (8000, "ulaw_8000"), (24000, "pcm_24000"), (48000, "pcm_24000")] {
-        let stream = eleven.synthesize(TtsRequest::new(text, rate)).await.unwrap();
+    for (rate, format) in [
+        (16000, "pcm_16000"),
+        (8000, "ulaw_8000"),
+        (24000, "pcm_24000"),
+        (48000, "pcm_24000"),
+    ] {
+        let stream = eleven
+            .synthesize(TtsRequest::new(text, rate))
+            .await
+            .unwrap();
         assert_eq!(stream.characters(), 25);
         assert_eq!(stream.sample_rate(), rate);
         let pcm = stream.collect().await.unwrap();
@@ -663,21 +760,37 @@ async fn cloud_tts_streams_pcm_at_the_requested_rate() {
     // Errors before audio, a JSON body instead of audio, and a stream that dies.
     s.script(Script::fail(Service::Tts, Failure::Status { status: 401 }));
     assert_eq!(
-        eleven.synthesize(TtsRequest::new(text, 16000)).await.err().unwrap().kind(),
+        eleven
+            .synthesize(TtsRequest::new(text, 16000))
+            .await
+            .err()
+            .unwrap()
+            .kind(),
         ErrorKind::Auth
     );
     s.script(Script::fail(Service::Tts, Failure::Malformed));
     assert_eq!(
-        oai.synthesize(TtsRequest::new(text, 16000)).await.err().unwrap().kind(),
+        oai.synthesize(TtsRequest::new(text, 16000))
+            .await
+            .err()
+            .unwrap()
+            .kind(),
         ErrorKind::BadResponse
     );
     s.script(Script::fail(Service::Tts, Failure::DieMidStream));
     let stream = oai.synthesize(TtsRequest::new(text, 16000)).await.unwrap();
-    assert_eq!(stream.collect().await.unwrap_err().kind(), ErrorKind::Upstream);
+    assert_eq!(
+        stream.collect().await.unwrap_err().kind(),
+        ErrorKind::Upstream
+    );
     s.script(Script::fail(Service::Tts, Failure::Hang));
     let slow = OpenAiTts::new(&s.openai_url(), key(), short_timeouts());
     assert_eq!(
-        slow.synthesize(TtsRequest::new(text, 16000)).await.err().unwrap().kind(),
+        slow.synthesize(TtsRequest::new(text, 16000))
+            .await
+            .err()
+            .unwrap()
+            .kind(),
         ErrorKind::Timeout
     );
 }
@@ -715,7 +828,13 @@ async fn pocketsphinx_recognises_a_flite_sentence() {
     let raw = dir.join("flite.wav");
     let wav16 = dir.join("16k.wav");
     let ok = std::process::Command::new("flite")
-        .args(["-voice", "rms", "-t", "please add a task to buy milk tomorrow", "-o"])
+        .args([
+            "-voice",
+            "rms",
+            "-t",
+            "please add a task to buy milk tomorrow",
+            "-o",
+        ])
         .arg(&raw)
         .status()
         .expect("flite is installed (scripts/common.sh installs it)");
@@ -743,7 +862,11 @@ async fn pocketsphinx_recognises_a_flite_sentence() {
     let text: String = events
         .iter()
         .filter_map(|e| match e {
-            SttEvent::Transcript { text, is_final: true, .. } => Some(text.clone()),
+            SttEvent::Transcript {
+                text,
+                is_final: true,
+                ..
+            } => Some(text.clone()),
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -784,14 +907,24 @@ async fn simulator_control_endpoints_twilio_and_embeddings() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let (text, _, _) = drain(openai(&s, timeouts()).stream_chat(request("x")).await.unwrap()).await;
+    let (text, _, _) = drain(
+        openai(&s, timeouts())
+            .stream_chat(request("x"))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(text, "scripted over HTTP");
 
     let calls = format!("{}/2010-04-01/Accounts/AC123/Calls.json", s.base_url());
     let resp = http
         .post(&calls)
         .basic_auth("AC123", Some(KEY))
-        .form(&[("To", "+15550001111"), ("From", "+15550002222"), ("Url", "https://example.com/twiml")])
+        .form(&[
+            ("To", "+15550001111"),
+            ("From", "+15550002222"),
+            ("Url", "https://example.com/twiml"),
+        ])
         .send()
         .await
         .unwrap();
@@ -828,6 +961,14 @@ async fn simulator_control_endpoints_twilio_and_embeddings() {
         .await
         .unwrap();
     let services: Vec<&str> = log.iter().map(|e| e["service"].as_str().unwrap()).collect();
-    assert_eq!(services, vec!["openai.chat", "twilio.calls", "twilio.calls", "openai.embeddings"]);
+    assert_eq!(
+        services,
+        vec![
+            "openai.chat",
+            "twilio.calls",
+            "twilio.calls",
+            "openai.embeddings"
+        ]
+    );
     assert_eq!(log[1]["body"]["To"], "+15550001111");
 }

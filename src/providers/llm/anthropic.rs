@@ -9,8 +9,8 @@ use super::{
     ChatMessage, FinishReason, LlmEvent, LlmProvider, LlmRequest, LlmSink, LlmStream, Role, Usage,
 };
 use crate::providers::{
-    ProviderError, Timeouts, error_from_response, first_byte, join_url, next_chunk,
-    sse::SseParser, transport_error,
+    ProviderError, Timeouts, error_from_response, first_byte, join_url, next_chunk, sse::SseParser,
+    transport_error,
 };
 
 pub const DEFAULT_MODEL: &str = "claude-3-5-haiku-latest";
@@ -25,7 +25,12 @@ pub struct AnthropicLlm {
 }
 
 impl AnthropicLlm {
-    pub fn new(base_url: &str, api_key: SecretString, default_model: &str, timeouts: Timeouts) -> Self {
+    pub fn new(
+        base_url: &str,
+        api_key: SecretString,
+        default_model: &str,
+        timeouts: Timeouts,
+    ) -> Self {
         Self {
             http: crate::providers::http_client(&timeouts),
             base_url: base_url.to_string(),
@@ -63,7 +68,9 @@ pub fn wire_messages(messages: &[ChatMessage]) -> (String, Vec<Value>) {
                 for c in &m.tool_calls {
                     let input: Value =
                         serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
-                    blocks.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}));
+                    blocks.push(
+                        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
+                    );
                 }
                 ("assistant", blocks)
             }
@@ -87,7 +94,10 @@ impl LlmProvider for AnthropicLlm {
     }
 
     async fn stream_chat(&self, req: LlmRequest) -> Result<LlmStream, ProviderError> {
-        let model = req.model.clone().unwrap_or_else(|| self.default_model.clone());
+        let model = req
+            .model
+            .clone()
+            .unwrap_or_else(|| self.default_model.clone());
         let (system, messages) = wire_messages(&req.messages);
         let mut body = json!({
             "model": model,
@@ -118,11 +128,16 @@ impl LlmProvider for AnthropicLlm {
         let timeouts = self.timeouts;
         let mut req = req;
         req.model = Some(model);
-        LlmStream::spawn("anthropic", &req, timeouts.first_byte, move |sink| async move {
-            if let Err(e) = run(request, timeouts, &sink).await {
-                sink.fail(e).await;
-            }
-        })
+        LlmStream::spawn(
+            "anthropic",
+            &req,
+            timeouts.first_byte,
+            move |sink| async move {
+                if let Err(e) = run(request, timeouts, &sink).await {
+                    sink.fail(e).await;
+                }
+            },
+        )
         .await
     }
 }
@@ -158,8 +173,9 @@ async fn run(
             ));
         };
         for ev in parser.push(&chunk) {
-            let v: Value = serde_json::from_str(&ev.data)
-                .map_err(|e| ProviderError::bad_response(format!("invalid JSON in the stream: {e}")))?;
+            let v: Value = serde_json::from_str(&ev.data).map_err(|e| {
+                ProviderError::bad_response(format!("invalid JSON in the stream: {e}"))
+            })?;
             let kind = v
                 .get("type")
                 .and_then(Value::as_str)
@@ -189,7 +205,9 @@ async fn run(
                             name: Some(
                                 block["name"]
                                     .as_str()
-                                    .ok_or_else(|| ProviderError::bad_response("tool_use without a name"))?
+                                    .ok_or_else(|| {
+                                        ProviderError::bad_response("tool_use without a name")
+                                    })?
                                     .to_string(),
                             ),
                             arguments: String::new(),
@@ -207,9 +225,9 @@ async fn run(
                 "content_block_delta" => {
                     let delta = &v["delta"];
                     let ev = match delta["type"].as_str() {
-                        Some("text_delta") => LlmEvent::Text(
-                            delta["text"].as_str().unwrap_or("").to_string(),
-                        ),
+                        Some("text_delta") => {
+                            LlmEvent::Text(delta["text"].as_str().unwrap_or("").to_string())
+                        }
                         Some("input_json_delta") => {
                             let block = v["index"].as_u64().unwrap_or(0);
                             let index = *tool_index.get(&block).ok_or_else(|| {
@@ -258,7 +276,9 @@ async fn run(
                         e["message"].as_str().unwrap_or("")
                     );
                     return Err(match e["type"].as_str() {
-                        Some("rate_limit_error") => ProviderError::RateLimited { retry_after: None },
+                        Some("rate_limit_error") => {
+                            ProviderError::RateLimited { retry_after: None }
+                        }
                         Some("authentication_error" | "permission_error") => {
                             ProviderError::Auth(msg)
                         }

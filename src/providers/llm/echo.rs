@@ -38,22 +38,27 @@ impl LlmProvider for EchoLlm {
         let input = req.estimate_input_tokens();
         let mut req = req;
         req.model = Some(MODEL.to_string());
-        LlmStream::spawn("echo", &req, std::time::Duration::from_secs(5), move |sink| async move {
-            for word in reply.split_inclusive(' ') {
-                if !sink.send(LlmEvent::Text(word.to_string())).await {
-                    return;
+        LlmStream::spawn(
+            "echo",
+            &req,
+            std::time::Duration::from_secs(5),
+            move |sink| async move {
+                for word in reply.split_inclusive(' ') {
+                    if !sink.send(LlmEvent::Text(word.to_string())).await {
+                        return;
+                    }
+                    tokio::task::yield_now().await;
                 }
-                tokio::task::yield_now().await;
-            }
-            // A local engine's own count: exact for what it produced, so not "estimated".
-            sink.state().set_usage(Usage {
-                input_tokens: input,
-                output_tokens: estimate_tokens(&reply),
-                estimated: false,
-            });
-            let done = sink.state().done(FinishReason::Stop);
-            sink.send(done).await;
-        })
+                // A local engine's own count: exact for what it produced, so not "estimated".
+                sink.state().set_usage(Usage {
+                    input_tokens: input,
+                    output_tokens: estimate_tokens(&reply),
+                    estimated: false,
+                });
+                let done = sink.state().done(FinishReason::Stop);
+                sink.send(done).await;
+            },
+        )
         .await
     }
 }

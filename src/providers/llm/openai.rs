@@ -11,8 +11,8 @@ use super::{
     ChatMessage, FinishReason, LlmEvent, LlmProvider, LlmRequest, LlmSink, LlmStream, Role, Usage,
 };
 use crate::providers::{
-    ProviderError, Timeouts, error_from_response, first_byte, join_url, next_chunk,
-    sse::SseParser, transport_error,
+    ProviderError, Timeouts, error_from_response, first_byte, join_url, next_chunk, sse::SseParser,
+    transport_error,
 };
 
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
@@ -26,7 +26,12 @@ pub struct OpenAiLlm {
 }
 
 impl OpenAiLlm {
-    pub fn new(base_url: &str, api_key: SecretString, default_model: &str, timeouts: Timeouts) -> Self {
+    pub fn new(
+        base_url: &str,
+        api_key: SecretString,
+        default_model: &str,
+        timeouts: Timeouts,
+    ) -> Self {
         Self {
             http: crate::providers::http_client(&timeouts),
             base_url: base_url.to_string(),
@@ -70,7 +75,10 @@ impl LlmProvider for OpenAiLlm {
     }
 
     async fn stream_chat(&self, req: LlmRequest) -> Result<LlmStream, ProviderError> {
-        let model = req.model.clone().unwrap_or_else(|| self.default_model.clone());
+        let model = req
+            .model
+            .clone()
+            .unwrap_or_else(|| self.default_model.clone());
         let mut body = json!({
             "model": model,
             "messages": wire_messages(&req.messages),
@@ -81,8 +89,10 @@ impl LlmProvider for OpenAiLlm {
             body["tools"] = req
                 .tools
                 .iter()
-                .map(|t| json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters}}))
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters}})
+                })
                 .collect();
         }
         if let Some(t) = req.temperature {
@@ -100,11 +110,16 @@ impl LlmProvider for OpenAiLlm {
         let timeouts = self.timeouts;
         let mut req = req;
         req.model = Some(model);
-        LlmStream::spawn("openai", &req, timeouts.first_byte, move |sink| async move {
-            if let Err(e) = run(request, timeouts, &sink).await {
-                sink.fail(e).await;
-            }
-        })
+        LlmStream::spawn(
+            "openai",
+            &req,
+            timeouts.first_byte,
+            move |sink| async move {
+                if let Err(e) = run(request, timeouts, &sink).await {
+                    sink.fail(e).await;
+                }
+            },
+        )
         .await
     }
 }
@@ -155,8 +170,9 @@ async fn run(
                 sink.send(done).await;
                 return Ok(());
             }
-            let v: Value = serde_json::from_str(data)
-                .map_err(|e| ProviderError::bad_response(format!("invalid JSON in the stream: {e}")))?;
+            let v: Value = serde_json::from_str(data).map_err(|e| {
+                ProviderError::bad_response(format!("invalid JSON in the stream: {e}"))
+            })?;
             if let Some(err) = v.get("error") {
                 return Err(ProviderError::Upstream(format!("error event: {err}")));
             }

@@ -44,7 +44,10 @@ impl DeepgramStt {
             .append_pair("channels", "1")
             .append_pair("interim_results", &cfg.interim_results.to_string())
             .append_pair("endpointing", &cfg.endpointing_ms.to_string())
-            .append_pair("utterance_end_ms", &cfg.utterance_end_ms.max(1000).to_string())
+            .append_pair(
+                "utterance_end_ms",
+                &cfg.utterance_end_ms.max(1000).to_string(),
+            )
             .append_pair("vad_events", "true")
             .append_pair("punctuate", "true")
             .finish();
@@ -63,7 +66,12 @@ fn ws_error(e: tungstenite::Error) -> ProviderError {
             let body = resp
                 .body()
                 .as_ref()
-                .map(|b| String::from_utf8_lossy(b).chars().take(300).collect::<String>())
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                })
                 .unwrap_or_default();
             ProviderError::from_status(status, None, &body)
         }
@@ -99,10 +107,13 @@ impl DeepgramStt {
                 .map_err(|_| ProviderError::Auth("the API key is not a valid header".into()))?,
         );
         let connect = tokio_tungstenite::connect_async(request);
-        let (ws, _) = tokio::time::timeout(self.timeouts.connect + self.timeouts.first_byte, connect)
-            .await
-            .map_err(|_| ProviderError::Timeout("the listen socket did not open in time".into()))?
-            .map_err(ws_error)?;
+        let (ws, _) =
+            tokio::time::timeout(self.timeouts.connect + self.timeouts.first_byte, connect)
+                .await
+                .map_err(|_| {
+                    ProviderError::Timeout("the listen socket did not open in time".into())
+                })?
+                .map_err(ws_error)?;
         let idle = self.timeouts.idle;
         let rate = cfg.sample_rate;
         Ok(SttSession::spawn("deepgram", move |driver| async move {
@@ -189,15 +200,11 @@ where
                                 return Ok(());
                             }
                         }
-                        "SpeechStarted" => {
-                            if !driver.emit(SttEvent::SpeechStarted).await {
-                                return Ok(());
-                            }
+                        "SpeechStarted" if !driver.emit(SttEvent::SpeechStarted).await => {
+                            return Ok(());
                         }
-                        "UtteranceEnd" => {
-                            if !driver.emit(SttEvent::UtteranceEnd).await {
-                                return Ok(());
-                            }
+                        "UtteranceEnd" if !driver.emit(SttEvent::UtteranceEnd).await => {
+                            return Ok(());
                         }
                         "Metadata" => {
                             if let Some(d) = v["duration"].as_f64() {

@@ -105,7 +105,11 @@ impl BilledMeter {
             return r;
         }
         let (n, rate) = *self.sent.lock();
-        if rate == 0 { 0.0 } else { n as f64 / rate as f64 }
+        if rate == 0 {
+            0.0
+        } else {
+            n as f64 / rate as f64
+        }
     }
 }
 

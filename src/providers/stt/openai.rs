@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{SttConfig, SttDriver, SttEvent, SttInput, SttOutput, SttProvider, SttSession, record_start};
+use super::{
+    SttConfig, SttDriver, SttEvent, SttInput, SttOutput, SttProvider, SttSession, record_start,
+};
 use crate::{
     audio::{EnergyVad, Frame, VadConfig, VadEvent, wav},
     providers::{
@@ -49,8 +51,16 @@ impl SttProvider for OpenAiStt {
             http: self.http.clone(),
             url: join_url(&self.base_url, "audio/transcriptions"),
             api_key: self.api_key.clone(),
-            model: cfg.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_string()),
-            language: cfg.language.split(['-', '_']).next().unwrap_or("en").to_lowercase(),
+            model: cfg
+                .model
+                .clone()
+                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            language: cfg
+                .language
+                .split(['-', '_'])
+                .next()
+                .unwrap_or("en")
+                .to_lowercase(),
             timeouts: self.timeouts,
         };
         let result = Ok(SttSession::spawn("openai", move |driver| async move {
@@ -74,12 +84,18 @@ struct Transcriber {
 }
 
 /// A multipart/form-data body (the one request shape reqwest's enabled features lack).
-pub fn multipart_body(boundary: &str, fields: &[(&str, &str)], file: (&str, &str, &[u8])) -> Vec<u8> {
+pub fn multipart_body(
+    boundary: &str,
+    fields: &[(&str, &str)],
+    file: (&str, &str, &[u8]),
+) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
         );
     }
     let (name, filename, bytes) = file;

@@ -52,7 +52,10 @@ impl TtsProvider for ElevenLabsTts {
     }
 
     async fn synthesize(&self, req: TtsRequest) -> Result<TtsStream, ProviderError> {
-        let voice = req.voice.clone().unwrap_or_else(|| DEFAULT_VOICE.to_string());
+        let voice = req
+            .voice
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VOICE.to_string());
         let (format, encoding, native_rate) = output_format(req.sample_rate);
         let url = format!(
             "{}?output_format={format}",
@@ -72,23 +75,28 @@ impl TtsProvider for ElevenLabsTts {
             .json(&body);
         let timeouts = self.timeouts;
         let conv = AudioConverter::new(encoding, native_rate, req.sample_rate);
-        TtsStream::spawn("elevenlabs", &req, timeouts.first_byte, move |tx| async move {
-            let resp = first_byte(&timeouts, async {
-                request.send().await.map_err(transport_error)
-            })
-            .await;
-            match resp {
-                Ok(resp) if resp.status().is_success() => {
-                    pump_http_audio(resp, conv, timeouts, tx).await
+        TtsStream::spawn(
+            "elevenlabs",
+            &req,
+            timeouts.first_byte,
+            move |tx| async move {
+                let resp = first_byte(&timeouts, async {
+                    request.send().await.map_err(transport_error)
+                })
+                .await;
+                match resp {
+                    Ok(resp) if resp.status().is_success() => {
+                        pump_http_audio(resp, conv, timeouts, tx).await
+                    }
+                    Ok(resp) => {
+                        let _ = tx.send(Err(error_from_response(resp).await)).await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                    }
                 }
-                Ok(resp) => {
-                    let _ = tx.send(Err(error_from_response(resp).await)).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                }
-            }
-        })
+            },
+        )
         .await
     }
 }

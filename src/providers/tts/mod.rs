@@ -225,7 +225,11 @@ pub(crate) async fn pump_http_audio(
     }
     let mut first = true;
     loop {
-        let limit = if first { timeouts.first_byte } else { timeouts.idle };
+        let limit = if first {
+            timeouts.first_byte
+        } else {
+            timeouts.idle
+        };
         first = false;
         match super::next_chunk(&mut resp, limit).await {
             Ok(Some(bytes)) => {
