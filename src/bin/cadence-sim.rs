@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cadence-sim [--addr 127.0.0.1:9090] [--api-key KEY] [--llm-ttfb-ms N] [--token-delay-ms N]
-//!             [--tts-ttfb-ms N] [--tts-realtime] [--transcript TEXT]
+//!             [--tts-ttfb-ms N] [--tts-realtime] [--stt-latency-ms N] [--transcript TEXT]
 //! ```
 //! Point Cadence at it with `CADENCE__PROVIDERS__OPENAI__BASE_URL=http://ADDR/v1`,
 //! `…__ANTHROPIC__BASE_URL=http://ADDR`, `…__DEEPGRAM__BASE_URL=ws://ADDR`,
@@ -25,10 +25,11 @@ fn parse() -> anyhow::Result<(String, SimConfig)> {
             "--token-delay-ms" => cfg.token_delay_ms = value("--token-delay-ms")?.parse()?,
             "--tts-ttfb-ms" => cfg.tts_ttfb_ms = value("--tts-ttfb-ms")?.parse()?,
             "--tts-realtime" => cfg.tts_realtime = true,
+            "--stt-latency-ms" => cfg.stt_latency_ms = value("--stt-latency-ms")?.parse()?,
             "--transcript" => cfg.default_transcript = value("--transcript")?,
             "-h" | "--help" => {
                 println!(
-                    "cadence-sim [--addr HOST:PORT] [--api-key KEY] [--llm-ttfb-ms N] [--token-delay-ms N] [--tts-ttfb-ms N] [--tts-realtime] [--transcript TEXT]"
+                    "cadence-sim [--addr HOST:PORT] [--api-key KEY] [--llm-ttfb-ms N] [--token-delay-ms N] [--tts-ttfb-ms N] [--tts-realtime] [--stt-latency-ms N] [--transcript TEXT]"
                 );
                 std::process::exit(0);
             }

@@ -85,6 +85,7 @@ impl Timeouts {
 
 /// Build the HTTP client a cloud provider uses (its own, so the connect timeout is its own).
 pub fn http_client(timeouts: &Timeouts) -> reqwest::Client {
+    crate::install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .user_agent(concat!("cadence/", env!("CARGO_PKG_VERSION")))

@@ -122,8 +122,9 @@ pub(super) async fn openai_transcriptions(
         }
         _ => {}
     }
-    if let Some(ms) = reply.ttfb_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+    let delay = reply.ttfb_ms.unwrap_or(state.config().stt_latency_ms);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let text = reply
         .text
@@ -559,6 +560,10 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
             _ => {}
         }
         for v in out {
+            let latency = state.config().stt_latency_ms;
+            if v["is_final"] == true && latency > 0 {
+                tokio::time::sleep(Duration::from_millis(latency)).await;
+            }
             if socket.send(send(v)).await.is_err() {
                 state.update(id, |e| e.cancelled = true);
                 return;

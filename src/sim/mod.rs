@@ -65,6 +65,8 @@ pub struct SimConfig {
     pub tts_ms_per_char: u64,
     /// Transcript for an utterance when no STT script is queued.
     pub default_transcript: String,
+    /// Recognition latency: delay before each final transcript (Deepgram, transcriptions).
+    pub stt_latency_ms: u64,
     /// Split every streamed event into writes of at most this many bytes.
     pub split_bytes: Option<usize>,
 }
@@ -79,6 +81,7 @@ impl Default for SimConfig {
             tts_realtime: false,
             tts_ms_per_char: 40,
             default_transcript: "hello".into(),
+            stt_latency_ms: 0,
             split_bytes: None,
         }
     }
@@ -279,7 +282,7 @@ impl SimState {
         }
     }
 
-    /// Check the credential; `Some(response)` rejects the request.
+    /// Is the presented credential accepted?
     pub(crate) fn check_key(&self, presented: Option<&str>) -> bool {
         match &self.config.lock().api_key {
             None => true,

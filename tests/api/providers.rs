@@ -441,6 +441,13 @@ async fn fallback_moves_to_the_second_provider_and_counts_it() {
     // The fallback uses its own default model, not the first provider's.
     assert_eq!(log[1].body["model"], "claude-3-5-haiku-latest");
     assert!(counter(metric) >= before + 1.0, "fallback counted");
+    assert!(
+        counter(r#"provider_errors_total{stage="llm",provider="openai",kind="upstream"}"#) >= 1.0
+    );
+    assert!(counter(r#"provider_requests_total{stage="llm",provider="anthropic"}"#) >= 1.0);
+    assert!(
+        counter(r#"provider_first_byte_seconds_count{stage="llm",provider="anthropic"}"#) >= 1.0
+    );
 
     // TTS too: ElevenLabs rate-limited → OpenAI speech.
     s.script(Script::fail(Service::Tts, Failure::Status { status: 429 }));
@@ -653,6 +660,87 @@ async fn deepgram_rejections_and_finalize() {
         log.iter()
             .any(|e| e.messages.iter().any(|m| m.contains("Finalize")))
     );
+}
+
+#[tokio::test]
+async fn deepgram_keepalive_and_broken_streams() {
+    let s = sim().await;
+    // No audio for a while: the client keeps the socket alive.
+    let stt = DeepgramStt::new(&s.deepgram_url(), key(), timeouts())
+        .with_keepalive(Duration::from_millis(100));
+    let session = stt.start(SttConfig::default()).await.unwrap();
+    let log = s
+        .wait_for_log(
+            |l| {
+                l.iter()
+                    .any(|e| e.messages.iter().any(|m| m.contains("KeepAlive")))
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        log[0]
+            .messages
+            .iter()
+            .any(|m| m == r#"{"type":"KeepAlive"}"#),
+        "{:?}",
+        log[0]
+    );
+    drop(session);
+
+    for (failure, kind) in [
+        (Failure::DieMidStream, ErrorKind::Upstream),
+        (Failure::Malformed, ErrorKind::BadResponse),
+    ] {
+        s.script(Script::fail(Service::Stt, failure));
+        let (sender, mut events) = stt.start(SttConfig::default()).await.unwrap().split();
+        sender.send_audio(silence(100, 16000)).await.unwrap();
+        sender.send_audio(tone(600, 16000)).await.unwrap();
+        let err = loop {
+            match tokio::time::timeout(Duration::from_secs(20), events.recv())
+                .await
+                .unwrap()
+            {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break e,
+                None => panic!("the session ended without an error"),
+            }
+        };
+        assert_eq!(err.kind(), kind, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn stt_fallback_when_the_first_provider_refuses() {
+    let s = sim().await;
+    let overrides: Vec<(String, String)> = s.settings_overrides(KEY);
+    let pairs: Vec<(&str, &str)> = overrides
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let reg = ProviderRegistry::from_settings(&test_settings(&pairs));
+    s.script(Script::fail(Service::Stt, Failure::Status { status: 401 }));
+    s.script(Script::transcript("via the second provider"));
+    let fallbacks = vec!["openai".to_string(), "pocketsphinx".to_string()];
+    let stt = reg.stt_chain(&Choice {
+        provider: "deepgram",
+        model: None,
+        voice: None,
+        fallbacks: &fallbacks,
+    });
+    let session = stt.start(SttConfig::default()).await.unwrap();
+    assert_eq!(session.events.provider(), "openai");
+    let mut audio = tone(600, 16000);
+    audio.extend(silence(900, 16000));
+    let events = run_stt(session, audio, 16000).await;
+    assert!(
+        events.iter().any(
+            |e| matches!(e, SttEvent::Transcript { text, .. } if text == "via the second provider")
+        ),
+        "{events:?}"
+    );
+    let services: Vec<String> = s.log().into_iter().map(|e| e.service).collect();
+    assert_eq!(services, vec!["deepgram.listen", "openai.transcriptions"]);
 }
 
 #[tokio::test]

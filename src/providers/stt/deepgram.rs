@@ -23,15 +23,25 @@ pub struct DeepgramStt {
     base_url: String,
     api_key: SecretString,
     timeouts: Timeouts,
+    keepalive: Duration,
 }
 
 impl DeepgramStt {
     pub fn new(base_url: &str, api_key: SecretString, timeouts: Timeouts) -> Self {
+        // wss:// needs the process-wide rustls provider.
+        crate::install_crypto_provider();
         Self {
             base_url: base_url.to_string(),
             api_key,
             timeouts,
+            keepalive: KEEPALIVE_EVERY,
         }
+    }
+
+    /// Send `KeepAlive` after this long without audio (default 4 s).
+    pub fn with_keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every;
+        self
     }
 
     fn url(&self, cfg: &SttConfig) -> String {
@@ -115,10 +125,11 @@ impl DeepgramStt {
                 })?
                 .map_err(ws_error)?;
         let idle = self.timeouts.idle;
+        let keepalive = self.keepalive;
         let rate = cfg.sample_rate;
         Ok(SttSession::spawn("deepgram", move |driver| async move {
             let SttDriver { mut input, out } = driver;
-            if let Err(e) = run(ws, &mut input, &out, rate, idle).await {
+            if let Err(e) = run(ws, &mut input, &out, rate, idle, keepalive).await {
                 out.fail(e).await;
             }
         }))
@@ -131,13 +142,14 @@ async fn run<S>(
     driver: &SttOutput,
     rate: u32,
     idle: Duration,
+    keepalive_every: Duration,
 ) -> Result<(), ProviderError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut closing_deadline: Option<tokio::time::Instant> = None;
     let mut last_audio = tokio::time::Instant::now();
-    let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
+    let mut keepalive = tokio::time::interval(keepalive_every);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let closing = closing_deadline.is_some();
@@ -159,7 +171,7 @@ where
                 }
             },
             _ = keepalive.tick(), if !closing => {
-                if last_audio.elapsed() >= KEEPALIVE_EVERY {
+                if last_audio.elapsed() >= keepalive_every {
                     ws.send(Message::text(r#"{"type":"KeepAlive"}"#)).await.map_err(ws_error)?;
                 }
             }
