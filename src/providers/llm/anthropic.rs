@@ -189,10 +189,6 @@ async fn run(
                     }
                     usage.input_tokens = m["usage"]["input_tokens"].as_u64().unwrap_or(0) as u32;
                     usage.output_tokens = m["usage"]["output_tokens"].as_u64().unwrap_or(0) as u32;
-                    // An empty text delta tells the consumer the reply has started.
-                    if !sink.send(LlmEvent::Text(String::new())).await {
-                        return Ok(());
-                    }
                 }
                 "content_block_start" => {
                     let block = &v["content_block"];
@@ -225,9 +221,10 @@ async fn run(
                 "content_block_delta" => {
                     let delta = &v["delta"];
                     let ev = match delta["type"].as_str() {
-                        Some("text_delta") => {
-                            LlmEvent::Text(delta["text"].as_str().unwrap_or("").to_string())
-                        }
+                        Some("text_delta") => match delta["text"].as_str() {
+                            Some(t) if !t.is_empty() => LlmEvent::Text(t.to_string()),
+                            _ => continue,
+                        },
                         Some("input_json_delta") => {
                             let block = v["index"].as_u64().unwrap_or(0);
                             let index = *tool_index.get(&block).ok_or_else(|| {

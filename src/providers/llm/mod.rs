@@ -170,7 +170,7 @@ pub struct LlmDone {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LlmEvent {
-    /// A piece of the assistant's text.
+    /// A piece of the assistant's text (never empty from the cloud clients).
     Text(String),
     /// A piece of tool call `index`: `id` and `name` come with its first piece, `arguments`
     /// is the next fragment of the JSON text.

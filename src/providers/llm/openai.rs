@@ -202,10 +202,9 @@ async fn run(
                     return Ok(());
                 }
                 if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
-                    for call in calls {
-                        let index = call["index"].as_u64().ok_or_else(|| {
-                            ProviderError::bad_response("a tool call delta without an index")
-                        })? as usize;
+                    for (pos, call) in calls.iter().enumerate() {
+                        // Some OpenAI-compatible servers leave out `index`: use the position.
+                        let index = call["index"].as_u64().unwrap_or(pos as u64) as usize;
                         let is_new = !announced.contains_key(&index);
                         announced.insert(index, true);
                         let id = call.get("id").and_then(Value::as_str).map(String::from);
