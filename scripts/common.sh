@@ -34,6 +34,8 @@ apt_install() {
 ensure_system_packages() {
   command -v cargo >/dev/null || die "cargo is not installed: install Rust from https://rustup.rs"
   local pkgs=(ca-certificates pkg-config postgresql-client)
+  # Local speech engines (offline STT/TTS) and the audio tools their tests use.
+  pkgs+=(espeak-ng pocketsphinx pocketsphinx-en-us flite sox)
   pkgs+=(${CADENCE_EXTRA_PACKAGES:-})
   apt_install "${pkgs[@]}"
 }

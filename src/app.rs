@@ -138,6 +138,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            providers: Arc::new(crate::providers::ProviderRegistry::from_settings(&settings)),
             settings,
         })
     }
@@ -172,6 +173,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
         .merge(crate::events::router())
+        .nest("/api/v1/agents", crate::agents::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -163,6 +163,13 @@ pub struct PaymentSettings {
 pub struct VendorSettings {
     pub api_key: SecretString,
     pub base_url: String,
+    /// Comma-separated models offered in the catalog instead of the built-in list (e.g. for
+    /// an Ollama or vLLM server behind `openai`; for `openai` this is the LLM list).
+    #[serde(default)]
+    pub models: String,
+    /// Comma-separated voices offered instead of the built-in list (TTS vendors).
+    #[serde(default)]
+    pub voices: String,
 }
 
 impl VendorSettings {
@@ -177,6 +184,49 @@ pub struct ProvidersSettings {
     pub anthropic: VendorSettings,
     pub deepgram: VendorSettings,
     pub elevenlabs: VendorSettings,
+    #[serde(default)]
+    pub timeouts: ProviderTimeoutSettings,
+    #[serde(default)]
+    pub local: LocalEngineSettings,
+}
+
+/// Per-call provider timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ProviderTimeoutSettings {
+    pub connect_ms: u64,
+    pub first_byte_ms: u64,
+    pub idle_ms: u64,
+}
+
+impl Default for ProviderTimeoutSettings {
+    fn default() -> Self {
+        Self {
+            connect_ms: 5000,
+            first_byte_ms: 15000,
+            idle_ms: 20000,
+        }
+    }
+}
+
+/// The local engines (no key, no network).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LocalEngineSettings {
+    pub pocketsphinx_bin: String,
+    /// Extra arguments, e.g. `-hmm DIR -lm FILE -dict FILE` for another model.
+    pub pocketsphinx_args: String,
+    pub espeak_bin: String,
+}
+
+impl Default for LocalEngineSettings {
+    fn default() -> Self {
+        Self {
+            pocketsphinx_bin: "pocketsphinx_continuous".into(),
+            pocketsphinx_args: String::new(),
+            espeak_bin: "espeak-ng".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

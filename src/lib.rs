@@ -1,6 +1,8 @@
 //! Cadence: a self-hostable backend for voice-first AI personal assistants.
 
+pub mod agents;
 pub mod app;
+pub mod audio;
 pub mod auth;
 pub mod background;
 pub mod config;
@@ -11,6 +13,8 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod providers;
+pub mod sim;
 pub mod state;
 pub mod telemetry;
 pub mod users;

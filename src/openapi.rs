@@ -20,6 +20,7 @@ use utoipa::{
         (name = "auth", description = "Registration, login, sessions and tokens"),
         (name = "users", description = "The signed-in user's profile and preferences"),
         (name = "events", description = "Realtime change stream (WebSocket)"),
+        (name = "agents", description = "Voice and chat agents, and the STT/LLM/TTS providers catalog"),
     )
 )]
 pub struct ApiDoc;

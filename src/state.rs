@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::AuthContext, config::Settings};
+use crate::{auth::AuthContext, config::Settings, providers::ProviderRegistry};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +24,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Long-lived tasks (WebSocket sessions) the shutdown waits for.
     pub tasks: TaskTracker,
+    /// STT/LLM/TTS providers by name, and the catalog.
+    pub providers: Arc<ProviderRegistry>,
 }
 
 impl FromRef<AppState> for PgPool {

@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod agents;
 mod auth;
 mod events;
 mod foundation;
+mod providers;
 mod users;
