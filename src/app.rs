@@ -169,6 +169,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
+        .nest("/api/v1/wallet", crate::wallet::router())
+        .nest("/api/v1/pricing", crate::wallet::pricing_router())
+        .nest("/api/v1/payments", crate::payments::router())
+        .merge(crate::wallet::admin_router())
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -18,6 +18,9 @@ pub fn spawn(state: &AppState) {
             if let Err(e) = crate::auth::service::purge_expired(&state.db).await {
                 tracing::debug!(error = %e, "auth housekeeping skipped");
             }
+            if let Err(e) = crate::wallet::sweep(&state.db).await {
+                tracing::debug!(error = %e, "wallet housekeeping skipped");
+            }
         }
     });
 }

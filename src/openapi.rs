@@ -19,6 +19,8 @@ use utoipa::{
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "auth", description = "Registration, login, sessions and tokens"),
         (name = "users", description = "The signed-in user's profile and preferences"),
+        (name = "wallet", description = "Credits: wallet, ledger, prices, admin grants"),
+        (name = "payments", description = "Buying credits: checkout and the provider webhook"),
     )
 )]
 pub struct ApiDoc;

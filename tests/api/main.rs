@@ -5,4 +5,7 @@ mod helpers;
 
 mod auth;
 mod foundation;
+mod idempotency;
+mod payments;
 mod users;
+mod wallet;
