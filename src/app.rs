@@ -250,6 +250,7 @@ fn cors_layer(settings: &Settings, request_id: HeaderName) -> CorsLayer {
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            HeaderName::from_static(http::idempotency::REPLAYED_HEADER),
             request_id,
         ])
         .max_age(Duration::from_secs(600))

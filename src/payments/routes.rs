@@ -130,12 +130,17 @@ pub struct CheckoutToken {
     pub token: String,
 }
 
-/// The payment, when it is a test-provider payment and `token` is its checkout secret.
+/// The payment, when the server runs the test provider, the payment is one of its payments
+/// and `token` is its checkout secret. (A server switched to Stripe must not let old test
+/// payments be "paid" for free.)
 async fn test_payment(
     state: &AppState,
     id: Uuid,
     token: &str,
 ) -> ApiResult<super::model::PaymentRow> {
+    if state.settings.payments.provider != "test" {
+        return Err(ApiError::NotFound);
+    }
     let payment = repo::find(&state.db, id).await?.ok_or(ApiError::NotFound)?;
     let expected = payment.checkout_token.as_deref().unwrap_or("");
     let ok = payment.provider == "test"

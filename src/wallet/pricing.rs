@@ -278,6 +278,31 @@ mod tests {
     }
 
     #[test]
+    fn model_prices_parse_from_toml_including_dotted_names() {
+        let toml = r#"
+            stt_per_second = 1
+            tts_per_1k_chars = 30
+            platform_per_minute = 5
+            llm_default_input_per_1k = 2
+            llm_default_output_per_1k = 6
+            [llm_models]
+            "gpt-4.1" = { input_per_1k = 8, output_per_1k = 32 }
+            [llm_models."Claude-Sonnet"]
+            input_per_1k = 9
+            output_per_1k = 45
+        "#;
+        let p: PricingSettings = config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(llm_price(&p, "gpt-4.1").output_per_1k, 32);
+        assert_eq!(llm_price(&p, "Claude-Sonnet").input_per_1k, 9);
+        assert_eq!(llm_price(&p, "other").input_per_1k, 2);
+    }
+
+    #[test]
     fn zero_usage_is_free() {
         assert_eq!(cost(&prices(), &Usage::default()).total_credits, 0);
     }

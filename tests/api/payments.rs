@@ -124,6 +124,15 @@ async fn the_test_checkout_page_completes_a_payment_once(pool: PgPool) {
         "pending"
     );
 
+    // A server that runs Stripe does not serve the test checkout, even for old payments.
+    let stripe = spawn_app_with(pool.clone(), &[("CADENCE__PAYMENTS__PROVIDER", "stripe")]).await;
+    let resp = stripe.client.post(stripe.url(&path)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        payment_status(&app, &user.access_token, id).await,
+        "pending"
+    );
+
     // Paying: three at once, then twice more.
     let clicks = (0..3).map(|_| app.client.post(app.url(&path)).send());
     for r in join_all(clicks).await {
@@ -442,6 +451,26 @@ async fn stripe_checkout_and_its_webhook_credit_once(pool: PgPool) {
         payment_status(&app, &user.access_token, &id).await,
         "succeeded"
     );
+    // An expired session closes its payment; a late "paid" for it credits nothing.
+    let second = app.checkout(&user.access_token, 40).await;
+    let id2 = second["payment_id"].as_str().unwrap().to_string();
+    let session2 = format!("cs_test_{}", id2.replace('-', ""));
+    let mut expired: Value =
+        serde_json::from_slice(&stripe_completed("evt_s4", &session2, &id2, "unpaid")).unwrap();
+    expired["type"] = json!("checkout.session.expired");
+    let resp = app
+        .signed_webhook(&serde_json::to_vec(&expired).unwrap())
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        payment_status(&app, &user.access_token, &id2).await,
+        "expired"
+    );
+    let resp = app
+        .signed_webhook(&stripe_completed("evt_s5", &session2, &id2, "paid"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.wallet(&user.access_token).await.0, 1599);
     // A session that is not ours (no client_reference_id) is acknowledged and ignored.
     let resp = app
         .signed_webhook(&stripe_completed(
