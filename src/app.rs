@@ -174,6 +174,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/users", crate::users::router())
         .merge(crate::events::router())
         .nest("/api/v1/agents", crate::agents::router())
+        .nest("/api/v1/wallet", crate::wallet::router())
+        .nest("/api/v1/pricing", crate::wallet::pricing_router())
+        .nest("/api/v1/payments", crate::payments::router())
+        .merge(crate::wallet::admin_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -251,6 +255,7 @@ fn cors_layer(settings: &Settings, request_id: HeaderName) -> CorsLayer {
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            HeaderName::from_static(http::idempotency::REPLAYED_HEADER),
             request_id,
         ])
         .max_age(Duration::from_secs(600))

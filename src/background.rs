@@ -22,6 +22,9 @@ pub fn spawn(state: &AppState) {
             if let Err(e) = crate::events::repo::purge_older_than(&state.db, hours).await {
                 tracing::debug!(error = %e, "event retention sweep skipped");
             }
+            if let Err(e) = crate::wallet::sweep(&state.db).await {
+                tracing::debug!(error = %e, "wallet housekeeping skipped");
+            }
         }
     });
 }

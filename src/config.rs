@@ -147,6 +147,16 @@ pub struct PricingSettings {
     pub platform_per_minute: i64,
     pub llm_default_input_per_1k: i64,
     pub llm_default_output_per_1k: i64,
+    /// Per-model LLM prices keyed by model name; models not listed use the defaults.
+    #[serde(default)]
+    pub llm_models: std::collections::BTreeMap<String, LlmModelPrice>,
+}
+
+/// Credits per 1,000 tokens of one LLM model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct LlmModelPrice {
+    pub input_per_1k: i64,
+    pub output_per_1k: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +353,26 @@ impl Settings {
             bail!(
                 "invalid setting payments.provider={:?}: expected \"test\" or \"stripe\"",
                 self.payments.provider
+            );
+        }
+        let p = &self.pricing;
+        let prices = [
+            p.stt_per_second,
+            p.tts_per_1k_chars,
+            p.platform_per_minute,
+            p.llm_default_input_per_1k,
+            p.llm_default_output_per_1k,
+        ];
+        if prices.iter().any(|v| *v < 0)
+            || p.llm_models
+                .values()
+                .any(|m| m.input_per_1k < 0 || m.output_per_1k < 0)
+        {
+            bail!("invalid setting pricing: prices must not be negative");
+        }
+        if self.billing.signup_credits < 0 || self.payments.credits_per_unit < 1 {
+            bail!(
+                "invalid setting: billing.signup_credits must be >= 0 and payments.credits_per_unit >= 1"
             );
         }
         if self.server.body_limit_bytes == 0 {

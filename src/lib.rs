@@ -13,11 +13,13 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod payments;
 pub mod providers;
 pub mod sim;
 pub mod state;
 pub mod telemetry;
 pub mod users;
+pub mod wallet;
 
 /// Install the one rustls crypto provider (ring) for the whole process; every TLS client
 /// (reqwest, tokio-tungstenite, sqlx) uses it. Safe to call more than once.

@@ -21,6 +21,8 @@ use utoipa::{
         (name = "users", description = "The signed-in user's profile and preferences"),
         (name = "events", description = "Realtime change stream (WebSocket)"),
         (name = "agents", description = "Voice and chat agents, and the STT/LLM/TTS providers catalog"),
+        (name = "wallet", description = "Credits: wallet, ledger, prices, admin grants"),
+        (name = "payments", description = "Buying credits: checkout and the provider webhook"),
     )
 )]
 pub struct ApiDoc;

@@ -128,10 +128,19 @@ pub async fn register(
 
 /// Work other modules do when an account is created, in the same transaction.
 async fn on_user_created(
-    _state: &AppState,
-    _tx: &mut sqlx::PgConnection,
-    _user: &User,
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    user: &User,
 ) -> ApiResult<()> {
+    use crate::wallet::{model, service as wallet};
+    wallet::open_account(&mut *tx, user.id).await?;
+    let bonus = state.settings.billing.signup_credits;
+    if bonus > 0 {
+        let posting = model::Posting::new(model::EntryKind::SignupBonus, bonus)
+            .reference("signup", None)
+            .description("Signup bonus");
+        wallet::credit(&mut *tx, user.id, posting).await?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 pub mod client_ip;
 pub mod etag;
+pub mod idempotency;
 pub mod json;
 pub mod pagination;
 pub mod patch;
@@ -11,6 +12,7 @@ pub mod problem;
 pub mod request_id;
 
 pub use etag::{IfMatch, with_etag};
+pub use idempotency::IdempotencyKey;
 pub use json::{ValidJson, Validate, Validator};
 pub use pagination::{Cursor, Page, Pagination};
 pub use patch::Patch;

@@ -259,3 +259,95 @@ pub async fn ws_next_json(ws: &mut WsStream, secs: u64) -> Option<Value> {
         }
     }
 }
+
+/// A pool of its own (not borrowed from the test harness's shared parent), for tests that
+/// need more than the harness's 5 connections. Close it before the test returns.
+pub async fn wide_pool(connect: sqlx::postgres::PgConnectOptions, connections: u32) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(120))
+        .connect_with(connect)
+        .await
+        .expect("wide test pool")
+}
+
+pub async fn make_superuser(pool: &PgPool, user_id: Uuid) {
+    sqlx::query("update users set is_superuser = true where id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+impl TestApp {
+    /// `GET /api/v1/wallet` → (balance, reserved, available).
+    pub async fn wallet(&self, token: &str) -> (i64, i64, i64) {
+        let resp = self.get("/api/v1/wallet", token).await;
+        assert_eq!(resp.status(), StatusCode::OK, "GET /wallet");
+        let w: Value = resp.json().await.unwrap();
+        (
+            w["balance"].as_i64().unwrap(),
+            w["reserved"].as_i64().unwrap(),
+            w["available"].as_i64().unwrap(),
+        )
+    }
+
+    /// POST with an optional `Idempotency-Key`.
+    pub async fn post_idem(
+        &self,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut rb = self.request(Method::POST, path, Some(token)).json(body);
+        if let Some(k) = key {
+            rb = rb.header("Idempotency-Key", k);
+        }
+        rb.send().await.unwrap()
+    }
+}
+
+/// The ledger's view of a user: (cached balance, cached reserved, sum of the user's entries,
+/// number of the user's entries). Works for detached accounts too (by account id).
+pub async fn ledger_of_account(pool: &PgPool, account_id: Uuid) -> (i64, i64, i64, i64) {
+    let (balance, reserved): (i64, i64) =
+        sqlx::query_as("select balance, reserved from ledger_accounts where id = $1")
+            .bind(account_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let (sum, count): (Option<i64>, i64) = sqlx::query_as(
+        "select sum(amount)::bigint, count(*) from ledger_entries where account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (balance, reserved, sum.unwrap_or(0), count)
+}
+
+pub async fn account_id_of(pool: &PgPool, user_id: Uuid) -> Uuid {
+    sqlx::query_scalar("select id from ledger_accounts where user_id = $1")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Every ledger transaction sums to zero, so the whole ledger does.
+pub async fn assert_ledger_balanced(pool: &PgPool) {
+    let total: Option<i64> = sqlx::query_scalar("select sum(amount)::bigint from ledger_entries")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(total.unwrap_or(0), 0, "the whole ledger sums to zero");
+    let unbalanced: i64 = sqlx::query_scalar(
+        "select count(*) from (select transaction_id from ledger_entries group by transaction_id
+         having sum(amount) <> 0) t",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(unbalanced, 0, "every transaction sums to zero");
+}

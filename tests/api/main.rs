@@ -7,5 +7,8 @@ mod agents;
 mod auth;
 mod events;
 mod foundation;
+mod idempotency;
+mod payments;
 mod providers;
 mod users;
+mod wallet;
