@@ -169,6 +169,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
+        .nest("/api/v1/notes", crate::notes::router())
+        .nest("/api/v1/tasks", crate::tasks::router())
+        .nest("/api/v1/goals", crate::goals::router())
+        .nest("/api/v1/reflections", crate::reflections::router())
+        .nest("/api/v1/memories", crate::memories::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -6,11 +6,17 @@ pub mod background;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod goals;
 pub mod health;
 pub mod http;
+pub mod memories;
 pub mod metrics;
+pub mod notes;
 pub mod openapi;
+pub mod records;
+pub mod reflections;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 

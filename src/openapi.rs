@@ -19,6 +19,11 @@ use utoipa::{
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "auth", description = "Registration, login, sessions and tokens"),
         (name = "users", description = "The signed-in user's profile and preferences"),
+        (name = "notes", description = "Notes: rich-text documents in a tree, with full-text search"),
+        (name = "tasks", description = "Tasks: status, priority, due dates, subtasks, links to goals and notes"),
+        (name = "goals", description = "Goals: a hierarchy whose progress follows its tasks"),
+        (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
+        (name = "memories", description = "Memories the assistant keeps about the user"),
     )
 )]
 pub struct ApiDoc;

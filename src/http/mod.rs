@@ -5,12 +5,16 @@
 pub mod client_ip;
 pub mod etag;
 pub mod json;
+pub mod keyset;
 pub mod pagination;
 pub mod patch;
 pub mod problem;
+pub mod query;
 pub mod request_id;
 
 pub use etag::{IfMatch, with_etag};
 pub use json::{ValidJson, Validate, Validator};
 pub use pagination::{Cursor, Page, Pagination};
 pub use patch::Patch;
+pub use keyset::{KeysetPagination, SortCursor};
+pub use query::{LinkFilter, QueryParams};
