@@ -99,7 +99,9 @@ pub fn ranked_page<T>(
 
 /// A text value read from the database that is not one of the enum's values.
 pub fn bad_db_value(kind: &str, value: &str) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("unexpected {kind} {value:?} in the database"))
+    ApiError::internal(anyhow::anyhow!(
+        "unexpected {kind} {value:?} in the database"
+    ))
 }
 
 /// An enum stored as text: serde, OpenAPI, `as_str`, `FromStr` and the list of values.

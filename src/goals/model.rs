@@ -93,7 +93,11 @@ impl TryFrom<GoalRow> for Goal {
 
 fn check_progress(v: &mut Validator, progress: Option<i32>) {
     if let Some(p) = progress {
-        v.check((0..=100).contains(&p), "progress", "must be between 0 and 100");
+        v.check(
+            (0..=100).contains(&p),
+            "progress",
+            "must be between 0 and 100",
+        );
     }
 }
 
@@ -185,9 +189,17 @@ impl Validate for UpdateGoal {
             }
             Patch::Missing => {}
         }
-        check_long_text(&mut v, "description", self.description.as_value().map(|s| s.as_str()));
+        check_long_text(
+            &mut v,
+            "description",
+            self.description.as_value().map(|s| s.as_str()),
+        );
         check_progress(&mut v, self.progress.as_value().copied());
-        v.check(self.timeframe != Patch::Null, "timeframe", "must not be null");
+        v.check(
+            self.timeframe != Patch::Null,
+            "timeframe",
+            "must not be null",
+        );
         v.check(self.status != Patch::Null, "status", "must not be null");
         v.check(self.progress != Patch::Null, "progress", "must not be null");
         v.check(self.priority != Patch::Null, "priority", "must not be null");

@@ -14,7 +14,7 @@ pub mod request_id;
 
 pub use etag::{IfMatch, with_etag};
 pub use json::{ValidJson, Validate, Validator};
+pub use keyset::{KeysetPagination, SortCursor};
 pub use pagination::{Cursor, Page, Pagination};
 pub use patch::Patch;
-pub use keyset::{KeysetPagination, SortCursor};
 pub use query::{LinkFilter, QueryParams};

@@ -96,7 +96,11 @@ fn check_tags(v: &mut Validator, tags: &[String]) {
 
 fn check_importance(v: &mut Validator, importance: Option<i16>) {
     if let Some(i) = importance {
-        v.check((1..=5).contains(&i), "importance", "must be between 1 and 5");
+        v.check(
+            (1..=5).contains(&i),
+            "importance",
+            "must be between 1 and 5",
+        );
     }
 }
 

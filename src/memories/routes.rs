@@ -72,7 +72,9 @@ pub async fn get_memory(
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Memory>> {
-    Ok(Json(service::get_memory(&state.db, auth.user_id, id).await?))
+    Ok(Json(
+        service::get_memory(&state.db, auth.user_id, id).await?,
+    ))
 }
 
 /// Update a memory (merge semantics).

@@ -6,7 +6,9 @@ use sqlx::{Acquire, Postgres};
 use uuid::Uuid;
 
 use super::{
-    model::{CreateMemory, Memory, MemoryFilter, MemoryRow, MemoryType, UpdateMemory, normalize_tags},
+    model::{
+        CreateMemory, Memory, MemoryFilter, MemoryRow, MemoryType, UpdateMemory, normalize_tags,
+    },
     repo,
 };
 use crate::{

@@ -115,7 +115,11 @@ impl Validate for UpdateNote {
         if let Some(m) = self.metadata.as_value() {
             check_metadata(&mut v, "metadata", m);
         }
-        v.check(self.is_pinned != Patch::Null, "is_pinned", "must not be null");
+        v.check(
+            self.is_pinned != Patch::Null,
+            "is_pinned",
+            "must not be null",
+        );
         v.check(
             self.is_archived != Patch::Null,
             "is_archived",

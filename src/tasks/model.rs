@@ -232,7 +232,11 @@ impl Validate for UpdateTask {
             }
             Patch::Missing => {}
         }
-        check_long_text(&mut v, "description", self.description.as_value().map(|s| s.as_str()));
+        check_long_text(
+            &mut v,
+            "description",
+            self.description.as_value().map(|s| s.as_str()),
+        );
         v.check(self.status != Patch::Null, "status", "must not be null");
         v.check(self.priority != Patch::Null, "priority", "must not be null");
         if let Some(m) = self.metadata.as_value() {

@@ -175,7 +175,10 @@ pub async fn update_task<'c>(
         .trim()
         .to_string();
     let description = input.description.apply(current.description);
-    let status = input.status.apply(Some(current.status)).unwrap_or(current.status);
+    let status = input
+        .status
+        .apply(Some(current.status))
+        .unwrap_or(current.status);
     let priority = input
         .priority
         .apply(Some(current.priority))

@@ -4,5 +4,10 @@
 mod helpers;
 
 mod auth;
+mod bola;
 mod foundation;
+mod goals;
+mod memories;
+mod notes;
+mod tasks;
 mod users;
