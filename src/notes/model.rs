@@ -20,7 +20,7 @@ pub struct Note {
     pub id: Uuid,
     pub title: String,
     /// BlockNote blocks array, or any JSON document up to 1 MiB.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub content: Value,
     pub plain_text: String,
     pub parent_id: Option<Uuid>,
@@ -38,8 +38,8 @@ pub struct Note {
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     pub title: String,
-    /// Defaults to an empty document (`[]`).
-    #[schema(value_type = Option<Object>)]
+    /// BlockNote blocks array, or any JSON document up to 1 MiB; defaults to `[]`.
+    #[schema(value_type = Option<Value>)]
     #[serde(default)]
     pub content: Option<Value>,
     #[serde(default)]
@@ -81,7 +81,7 @@ pub struct UpdateNote {
     #[schema(value_type = Option<String>)]
     pub title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub content: Patch<Value>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]

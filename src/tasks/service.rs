@@ -81,7 +81,7 @@ pub async fn create_task<'c>(
     }
     let mut conn = db.acquire().await?;
     check_links(
-        &mut *conn,
+        &mut conn,
         user_id,
         input.parent_id,
         input.goal_id,
@@ -148,7 +148,7 @@ pub async fn update_task<'c>(
     // Only links that change need checking; unchanged ones are already the user's.
     let changed = |new: Option<Uuid>, old: Option<Uuid>| new.filter(|_| new != old);
     check_links(
-        &mut *tx,
+        &mut tx,
         user_id,
         changed(parent_id, current.parent_id),
         changed(goal_id, current.goal_id),
