@@ -178,6 +178,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/pricing", crate::wallet::pricing_router())
         .nest("/api/v1/payments", crate::payments::router())
         .merge(crate::wallet::admin_router())
+        .nest("/api/v1/notes", crate::notes::router())
+        .nest("/api/v1/tasks", crate::tasks::router())
+        .nest("/api/v1/goals", crate::goals::router())
+        .nest("/api/v1/reflections", crate::reflections::router())
+        .nest("/api/v1/memories", crate::memories::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -23,6 +23,11 @@ use utoipa::{
         (name = "agents", description = "Voice and chat agents, and the STT/LLM/TTS providers catalog"),
         (name = "wallet", description = "Credits: wallet, ledger, prices, admin grants"),
         (name = "payments", description = "Buying credits: checkout and the provider webhook"),
+        (name = "notes", description = "Notes: rich-text documents in a tree, with full-text search"),
+        (name = "tasks", description = "Tasks: status, priority, due dates, subtasks, links to goals and notes"),
+        (name = "goals", description = "Goals: a hierarchy whose progress follows its tasks"),
+        (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
+        (name = "memories", description = "Memories the assistant keeps about the user"),
     )
 )]
 pub struct ApiDoc;

@@ -351,3 +351,89 @@ pub async fn assert_ledger_balanced(pool: &PgPool) {
     .unwrap();
     assert_eq!(unbalanced, 0, "every transaction sums to zero");
 }
+
+// ---- Helpers for the user-data resources (notes, tasks, goals, reflections, memories).
+
+/// The JSON body of a response that must have `status`.
+pub async fn json_with(resp: Response, status: StatusCode) -> Value {
+    let got = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(got, status, "status; body: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// The `ETag` header of a response.
+pub fn etag(resp: &Response) -> Option<String> {
+    resp.headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+impl TestApp {
+    /// POST `body` to a collection and return the created resource (asserts 201 and Location).
+    pub async fn create(&self, collection: &str, token: &str, body: &Value) -> Value {
+        let resp = self.post_json(collection, Some(token), body).await;
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let created = json_with(resp, StatusCode::CREATED).await;
+        let id = created["id"].as_str().expect("created id");
+        assert_eq!(location.as_deref(), Some(&*format!("{collection}/{id}")));
+        created
+    }
+
+    /// A request with `If-Match: "<version>"`.
+    pub async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        version: i64,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut rb = self
+            .request(method, path, Some(token))
+            .header("if-match", format!("\"{version}\""));
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        rb.send().await.unwrap()
+    }
+
+    /// Every page of a list, following `next_cursor`; `path` may carry a query string.
+    pub async fn all_pages(&self, path: &str, token: &str, limit: usize) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+                None => format!("{path}{sep}limit={limit}"),
+            };
+            let page = json_with(self.get(&url, token).await, StatusCode::OK).await;
+            out.extend(page["data"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+        panic!("pagination did not end");
+    }
+
+    /// The ids in one page of a list (`path` may carry a query string).
+    pub async fn list_ids(&self, path: &str, token: &str) -> Vec<String> {
+        let page = json_with(self.get(path, token).await, StatusCode::OK).await;
+        ids_of(&page["data"])
+    }
+}
+
+/// The `id`s of a JSON array of resources.
+pub fn ids_of(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,14 +1,18 @@
 //! One integration-test binary (links once). Every test that touches data gets its own
 //! migrated PostgreSQL database from `#[sqlx::test]`.
 
-mod helpers;
-
 mod agents;
 mod auth;
+mod bola;
 mod events;
 mod foundation;
+mod goals;
+mod helpers;
 mod idempotency;
+mod memories;
+mod notes;
 mod payments;
 mod providers;
+mod tasks;
 mod users;
 mod wallet;

@@ -1,0 +1,23 @@
+//! Memories: what the assistant knows about the user (facts, preferences, events, people),
+//! with an importance, tags and full-text recall. Chat and voice agents read them into
+//! their context and write new ones through the same service functions.
+
+pub mod model;
+pub mod repo;
+pub mod routes;
+pub mod service;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::list_memories, routes::create_memory))
+        .routes(routes!(
+            routes::get_memory,
+            routes::update_memory,
+            routes::put_memory,
+            routes::delete_memory
+        ))
+}
