@@ -3,7 +3,7 @@
 //! tools call the same functions, so validation and ownership are the same for both.
 
 use serde_json::json;
-use sqlx::{Acquire, Postgres};
+use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::{
@@ -21,13 +21,27 @@ fn not_yours() -> ApiError {
     ApiError::validation("parent_goal_id", "is not one of your goals")
 }
 
+///
+/// Publishes `goal.created` to the user's realtime stream when the change commits.
 pub async fn create_goal<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     input: CreateGoal,
 ) -> ApiResult<Goal> {
+    let mut tx = db.begin().await?;
+    let out = create_goal_inner(&mut tx, user_id, input).await?;
+    crate::events::publish(&mut *tx, user_id, "goal.created", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn create_goal_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    input: CreateGoal,
+) -> ApiResult<Goal> {
     input.validate().map_err(ApiError::Validation)?;
-    let mut conn = db.acquire().await?;
+    let conn = db;
     if let Some(parent) = input.parent_goal_id
         && !repo::exists(&mut *conn, user_id, parent).await?
     {
@@ -73,8 +87,24 @@ pub async fn get_goal<'c>(
 
 /// Apply a merge patch. `expected` is the version the caller read (`If-Match`); a
 /// different current version answers 412 and writes nothing.
+///
+/// Publishes `goal.updated` to the user's realtime stream when the change commits.
 pub async fn update_goal<'c>(
     db: impl Acquire<'c, Database = Postgres>,
+    user_id: Uuid,
+    id: Uuid,
+    input: UpdateGoal,
+    expected: Option<i32>,
+) -> ApiResult<Goal> {
+    let mut tx = db.begin().await?;
+    let out = update_goal_inner(&mut tx, user_id, id, input, expected).await?;
+    crate::events::publish(&mut *tx, user_id, "goal.updated", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn update_goal_inner(
+    db: &mut PgConnection,
     user_id: Uuid,
     id: Uuid,
     input: UpdateGoal,
@@ -172,13 +202,34 @@ pub async fn update_goal_progress<'c>(
     update_goal(db, user_id, id, patch, None).await
 }
 
+///
+/// Publishes `goal.deleted` to the user's realtime stream when the change commits.
 pub async fn delete_goal<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     id: Uuid,
     expected: Option<i32>,
 ) -> ApiResult<()> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    delete_goal_inner(&mut tx, user_id, id, expected).await?;
+    crate::events::publish(
+        &mut *tx,
+        user_id,
+        "goal.deleted",
+        &serde_json::json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn delete_goal_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    expected: Option<i32>,
+) -> ApiResult<()> {
+    let conn = db;
     if repo::delete(&mut *conn, user_id, id, expected).await? {
         return Ok(());
     }

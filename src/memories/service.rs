@@ -2,7 +2,7 @@
 //! a connection or an open transaction) and the acting user; REST handlers and the agents'
 //! tools ("remember", "recall") call the same functions.
 
-use sqlx::{Acquire, Postgres};
+use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::{
@@ -22,13 +22,27 @@ fn to_memories(rows: Vec<MemoryRow>) -> ApiResult<Vec<Memory>> {
 }
 
 /// Store a memory (REST, and the agents' "remember" tool with their own `source`).
+///
+/// Publishes `memory.created` to the user's realtime stream when the change commits.
 pub async fn remember<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     input: CreateMemory,
 ) -> ApiResult<Memory> {
+    let mut tx = db.begin().await?;
+    let out = remember_inner(&mut tx, user_id, input).await?;
+    crate::events::publish(&mut *tx, user_id, "memory.created", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn remember_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    input: CreateMemory,
+) -> ApiResult<Memory> {
     input.validate().map_err(ApiError::Validation)?;
-    let mut conn = db.acquire().await?;
+    let conn = db;
     let tags = normalize_tags(input.tags.as_deref().unwrap_or_default());
     repo::insert(
         &mut *conn,
@@ -59,8 +73,23 @@ pub async fn get_memory<'c>(
 }
 
 /// Apply a merge patch (memories carry no version; the last write wins).
+///
+/// Publishes `memory.updated` to the user's realtime stream when the change commits.
 pub async fn update_memory<'c>(
     db: impl Acquire<'c, Database = Postgres>,
+    user_id: Uuid,
+    id: Uuid,
+    input: UpdateMemory,
+) -> ApiResult<Memory> {
+    let mut tx = db.begin().await?;
+    let out = update_memory_inner(&mut tx, user_id, id, input).await?;
+    crate::events::publish(&mut *tx, user_id, "memory.updated", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn update_memory_inner(
+    db: &mut PgConnection,
     user_id: Uuid,
     id: Uuid,
     input: UpdateMemory,
@@ -102,12 +131,28 @@ pub async fn update_memory<'c>(
     Ok(memory)
 }
 
+///
+/// Publishes `memory.deleted` to the user's realtime stream when the change commits.
 pub async fn delete_memory<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     id: Uuid,
 ) -> ApiResult<()> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    delete_memory_inner(&mut tx, user_id, id).await?;
+    crate::events::publish(
+        &mut *tx,
+        user_id,
+        "memory.deleted",
+        &serde_json::json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn delete_memory_inner(db: &mut PgConnection, user_id: Uuid, id: Uuid) -> ApiResult<()> {
+    let conn = db;
     if repo::delete(&mut *conn, user_id, id).await? {
         Ok(())
     } else {

@@ -3,7 +3,7 @@
 //! tools call the same functions, so validation and ownership are the same for both.
 
 use serde_json::{Value, json};
-use sqlx::{Acquire, Postgres};
+use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::{
@@ -21,13 +21,27 @@ fn not_yours() -> ApiError {
     ApiError::validation("parent_id", "is not one of your notes")
 }
 
+///
+/// Publishes `note.created` to the user's realtime stream when the change commits.
 pub async fn create_note<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     input: CreateNote,
 ) -> ApiResult<Note> {
+    let mut tx = db.begin().await?;
+    let out = create_note_inner(&mut tx, user_id, input).await?;
+    crate::events::publish(&mut *tx, user_id, "note.created", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn create_note_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    input: CreateNote,
+) -> ApiResult<Note> {
     input.validate().map_err(ApiError::Validation)?;
-    let mut conn = db.acquire().await?;
+    let conn = db;
     if let Some(parent) = input.parent_id
         && !repo::exists(&mut *conn, user_id, parent).await?
     {
@@ -67,8 +81,24 @@ pub async fn get_note<'c>(
 
 /// Apply a merge patch. `expected` is the version the caller read (`If-Match`); a
 /// different current version answers 412 and writes nothing.
+///
+/// Publishes `note.updated` to the user's realtime stream when the change commits.
 pub async fn update_note<'c>(
     db: impl Acquire<'c, Database = Postgres>,
+    user_id: Uuid,
+    id: Uuid,
+    input: UpdateNote,
+    expected: Option<i32>,
+) -> ApiResult<Note> {
+    let mut tx = db.begin().await?;
+    let out = update_note_inner(&mut tx, user_id, id, input, expected).await?;
+    crate::events::publish(&mut *tx, user_id, "note.updated", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn update_note_inner(
+    db: &mut PgConnection,
     user_id: Uuid,
     id: Uuid,
     input: UpdateNote,
@@ -147,13 +177,34 @@ pub async fn update_note<'c>(
 }
 
 /// Delete a note and its whole subtree.
+///
+/// Publishes `note.deleted` to the user's realtime stream when the change commits.
 pub async fn delete_note<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     id: Uuid,
     expected: Option<i32>,
 ) -> ApiResult<()> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    delete_note_inner(&mut tx, user_id, id, expected).await?;
+    crate::events::publish(
+        &mut *tx,
+        user_id,
+        "note.deleted",
+        &serde_json::json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn delete_note_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    expected: Option<i32>,
+) -> ApiResult<()> {
+    let conn = db;
     if repo::delete(&mut *conn, user_id, id, expected).await? {
         return Ok(());
     }

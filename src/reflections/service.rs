@@ -1,7 +1,7 @@
 //! The rules for reflections. Every function takes any PostgreSQL connection source and the
 //! acting user; REST handlers and the agents' tools call the same functions.
 
-use sqlx::{Acquire, Postgres};
+use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::{
@@ -18,13 +18,27 @@ fn not_yours() -> ApiError {
 }
 
 /// Write a reflection (REST and the agents' "add reflection" tool).
+///
+/// Publishes `reflection.created` to the user's realtime stream when the change commits.
 pub async fn add_reflection<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     input: CreateReflection,
 ) -> ApiResult<Reflection> {
+    let mut tx = db.begin().await?;
+    let out = add_reflection_inner(&mut tx, user_id, input).await?;
+    crate::events::publish(&mut *tx, user_id, "reflection.created", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn add_reflection_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    input: CreateReflection,
+) -> ApiResult<Reflection> {
     input.validate().map_err(ApiError::Validation)?;
-    let mut conn = db.acquire().await?;
+    let conn = db;
     if let Some(goal) = input.goal_id
         && !crate::goals::repo::exists(&mut *conn, user_id, goal).await?
     {
@@ -55,12 +69,28 @@ pub async fn get_reflection<'c>(
         .try_into()
 }
 
+///
+/// Publishes `reflection.deleted` to the user's realtime stream when the change commits.
 pub async fn delete_reflection<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     id: Uuid,
 ) -> ApiResult<()> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    delete_reflection_inner(&mut tx, user_id, id).await?;
+    crate::events::publish(
+        &mut *tx,
+        user_id,
+        "reflection.deleted",
+        &serde_json::json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn delete_reflection_inner(db: &mut PgConnection, user_id: Uuid, id: Uuid) -> ApiResult<()> {
+    let conn = db;
     if repo::delete(&mut *conn, user_id, id).await? {
         Ok(())
     } else {

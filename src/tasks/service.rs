@@ -62,8 +62,23 @@ fn to_tasks(rows: Vec<TaskRow>) -> ApiResult<Vec<Task>> {
 
 /// Create a task. REST passes [`TaskOrigin::manual`]; chat, voice, planning and agents say
 /// where the task came from.
+///
+/// Publishes `task.created` to the user's realtime stream when the change commits.
 pub async fn create_task<'c>(
     db: impl Acquire<'c, Database = Postgres>,
+    user_id: Uuid,
+    input: CreateTask,
+    origin: TaskOrigin,
+) -> ApiResult<Task> {
+    let mut tx = db.begin().await?;
+    let out = create_task_inner(&mut tx, user_id, input, origin).await?;
+    crate::events::publish(&mut *tx, user_id, "task.created", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn create_task_inner(
+    db: &mut PgConnection,
     user_id: Uuid,
     input: CreateTask,
     origin: TaskOrigin,
@@ -79,15 +94,8 @@ pub async fn create_task<'c>(
             format!("must be at most {MAX_SOURCE_REFERENCE_CHARS} characters"),
         ));
     }
-    let mut conn = db.acquire().await?;
-    check_links(
-        &mut conn,
-        user_id,
-        input.parent_id,
-        input.goal_id,
-        input.note_id,
-    )
-    .await?;
+    let conn = db;
+    check_links(conn, user_id, input.parent_id, input.goal_id, input.note_id).await?;
     let metadata = input.metadata.unwrap_or_else(|| json!({}));
     let row = repo::insert(
         &mut *conn,
@@ -126,8 +134,24 @@ pub async fn get_task<'c>(
 
 /// Apply a merge patch. `expected` is the version the caller read (`If-Match`); a
 /// different current version answers 412 and writes nothing.
+///
+/// Publishes `task.updated` to the user's realtime stream when the change commits.
 pub async fn update_task<'c>(
     db: impl Acquire<'c, Database = Postgres>,
+    user_id: Uuid,
+    id: Uuid,
+    input: UpdateTask,
+    expected: Option<i32>,
+) -> ApiResult<Task> {
+    let mut tx = db.begin().await?;
+    let out = update_task_inner(&mut tx, user_id, id, input, expected).await?;
+    crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn update_task_inner(
+    db: &mut PgConnection,
     user_id: Uuid,
     id: Uuid,
     input: UpdateTask,
@@ -215,6 +239,8 @@ pub async fn update_task<'c>(
 }
 
 /// Move a task to `status` (`done` stamps `completed_at`, leaving `done` clears it).
+///
+/// Publishes `task.updated` to the user's realtime stream when the change commits.
 pub async fn set_task_status<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
@@ -222,7 +248,21 @@ pub async fn set_task_status<'c>(
     status: TaskStatus,
     expected: Option<i32>,
 ) -> ApiResult<Task> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    let out = set_task_status_inner(&mut tx, user_id, id, status, expected).await?;
+    crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn set_task_status_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    status: TaskStatus,
+    expected: Option<i32>,
+) -> ApiResult<Task> {
+    let conn = db;
     match repo::set_status(&mut *conn, user_id, id, expected, status.as_str()).await? {
         Some(row) => row.try_into(),
         None if expected.is_some() && repo::exists(&mut *conn, user_id, id).await? => {
@@ -242,13 +282,34 @@ pub async fn complete_task<'c>(
 }
 
 /// Delete a task and its subtasks.
+///
+/// Publishes `task.deleted` to the user's realtime stream when the change commits.
 pub async fn delete_task<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
     id: Uuid,
     expected: Option<i32>,
 ) -> ApiResult<()> {
-    let mut conn = db.acquire().await?;
+    let mut tx = db.begin().await?;
+    delete_task_inner(&mut tx, user_id, id, expected).await?;
+    crate::events::publish(
+        &mut *tx,
+        user_id,
+        "task.deleted",
+        &serde_json::json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn delete_task_inner(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    expected: Option<i32>,
+) -> ApiResult<()> {
+    let conn = db;
     if repo::delete(&mut *conn, user_id, id, expected).await? {
         return Ok(());
     }

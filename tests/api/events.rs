@@ -110,14 +110,18 @@ async fn users_only_see_their_own_events(pool: PgPool) {
         "alice's event never reaches bob"
     );
 
-    // Replay is per user too.
+    // Replay is per user too (it also holds bob's signup wallet.updated).
     let mut replay = app
         .ws_connect("/api/v1/events?since=0", Some(&bob.access_token))
         .await
         .unwrap();
-    let only = ws_next_json(&mut replay, 5).await.unwrap();
-    assert_eq!(only["data"]["id"], "bob-note");
-    assert!(ws_next_json(&mut replay, 1).await.is_none());
+    let mut notes = Vec::new();
+    while let Some(event) = ws_next_json(&mut replay, 1).await {
+        if event["type"] == "note.created" {
+            notes.push(event["data"]["id"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(notes, vec!["bob-note"]);
 }
 
 #[sqlx::test]
@@ -285,4 +289,98 @@ async fn shutdown_closes_event_sockets_with_going_away(pool: PgPool) {
     .expect("close frame");
     assert_eq!(u16::from(frame.code), 1001);
     app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn rest_changes_on_one_instance_stream_to_another(pool: PgPool) {
+    let a = spawn_app(pool.clone()).await;
+    let b = spawn_app(pool).await;
+    let user = a.new_user().await;
+    let other = a.new_user().await;
+    let mut ws = b
+        .ws_connect("/api/v1/events", Some(&user.access_token))
+        .await
+        .unwrap();
+    let mut other_ws = b
+        .ws_connect("/api/v1/events", Some(&other.access_token))
+        .await
+        .unwrap();
+    wait_subscribed(&b, 2).await;
+
+    let created: Value = a
+        .post_json(
+            "/api/v1/tasks",
+            Some(&user.access_token),
+            &json!({"title": "Call mom"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let event = ws_next_json(&mut ws, 5).await.expect("task.created");
+    assert_eq!(event["type"], "task.created");
+    assert_eq!(event["data"]["id"], created["id"]);
+    assert_eq!(event["data"]["title"], "Call mom");
+
+    let id = created["id"].as_str().unwrap();
+    let resp = a
+        .patch_json(
+            &format!("/api/v1/tasks/{id}"),
+            &user.access_token,
+            &json!({"priority": "high"}),
+        )
+        .await;
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let event = ws_next_json(&mut ws, 5).await.expect("task.updated");
+    assert_eq!(event["type"], "task.updated");
+    assert_eq!(event["data"]["priority"], "high");
+
+    a.delete(&format!("/api/v1/tasks/{id}"), &user.access_token)
+        .await;
+    let event = ws_next_json(&mut ws, 5).await.expect("task.deleted");
+    assert_eq!(event["type"], "task.deleted");
+    assert_eq!(event["data"]["id"], id);
+
+    let note: Value = a
+        .post_json(
+            "/api/v1/notes",
+            Some(&user.access_token),
+            &json!({"title": "Ideas"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let event = ws_next_json(&mut ws, 5).await.expect("note.created");
+    assert_eq!(
+        (event["type"].as_str(), &event["data"]["id"]),
+        (Some("note.created"), &note["id"])
+    );
+
+    // Money: a top-up announces the new wallet.
+    let resp = a
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/wallet/add-credits",
+            Some(&user.access_token),
+        )
+        .header("idempotency-key", "evt-topup-1")
+        .json(&json!({"amount": 50}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let event = ws_next_json(&mut ws, 5).await.expect("wallet.updated");
+    assert_eq!(event["type"], "wallet.updated");
+    let wallet: Value = a
+        .get("/api/v1/wallet", &user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["data"]["balance"], wallet["balance"]);
+    assert_eq!(event["data"]["available"], wallet["available"]);
+
+    // None of it reached the other user.
+    assert!(ws_next_json(&mut other_ws, 1).await.is_none());
 }
