@@ -102,7 +102,22 @@ pub struct CatalogInput<'a> {
     pub espeak_installed: bool,
 }
 
+/// The catalog, with each language model priced by the wallet's price table for its
+/// default model (per-model prices in `[pricing.llm_models]`, else the defaults) — the
+/// same prices `wallet::pricing::cost` bills.
 pub fn build(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
+    let mut infos = build_unpriced(input);
+    for info in infos.iter_mut().filter(|i| i.kind == Stage::Llm) {
+        if let Some(model) = &info.default_model {
+            let p = crate::wallet::pricing::llm_price(input.pricing, model);
+            info.unit_price.credits = p.input_per_1k;
+            info.unit_price.output_credits = Some(p.output_per_1k);
+        }
+    }
+    infos
+}
+
+fn build_unpriced(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
     let price = |s| unit_price(input.pricing, s);
     let openai_models = or_override(
         &input.openai.models,

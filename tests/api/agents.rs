@@ -423,3 +423,47 @@ async fn builtin_agent_runs_on_local_engines_without_keys(pool: PgPool) {
             .is_ok()
     );
 }
+
+#[sqlx::test]
+async fn catalog_prices_language_models_like_the_wallet_bills_them(pool: sqlx::PgPool) {
+    let app = crate::helpers::spawn_app_with(
+        pool,
+        &[
+            (
+                "CADENCE__PRICING__LLM_MODELS__GPT-4O-MINI__INPUT_PER_1K",
+                "7",
+            ),
+            (
+                "CADENCE__PRICING__LLM_MODELS__GPT-4O-MINI__OUTPUT_PER_1K",
+                "9",
+            ),
+        ],
+    )
+    .await;
+    let user = app.new_user().await;
+    let catalog: serde_json::Value = app
+        .get("/api/v1/agents/providers", &user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let openai = catalog["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "openai" && p["kind"] == "llm")
+        .expect("openai llm in catalog");
+    assert_eq!(openai["default_model"], "gpt-4o-mini");
+    assert_eq!(openai["unit_price"]["credits"], 7);
+    assert_eq!(openai["unit_price"]["output_credits"], 9);
+    let pricing: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/pricing"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(pricing.to_string().contains("gpt-4o-mini"), "{pricing}");
+}
