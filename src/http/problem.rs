@@ -38,7 +38,12 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     let mut out = problem_response(status, detail, Vec::new());
     // Keep headers such as Allow, Retry-After and CORS headers.
     for (name, value) in resp.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        // The new body is plain JSON: drop headers that described the old one.
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+            && name != header::TRANSFER_ENCODING
+        {
             out.headers_mut().insert(name.clone(), value.clone());
         }
     }
