@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod state;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 
 /// Install the one rustls crypto provider (ring) for the whole process; every TLS client
 /// (reqwest, tokio-tungstenite, sqlx) uses it. Safe to call more than once.
