@@ -32,7 +32,7 @@ export async function launch(extraArgs = []) {
  * loads are expected (missing routes, wrong passwords) and not counted.
  */
 export async function newPage(browser, { viewport = DESKTOP, context } = {}) {
-  const ctx = context || (await browser.newContext({ viewport, baseURL: BASE }));
+  const ctx = context || (await browser.newContext({ viewport, baseURL: BASE, locale: 'en-US', timezoneId: 'UTC' }));
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
   page.problems = [];
@@ -76,7 +76,7 @@ export async function registerViaUi(page, { email = uniqueEmail(), name = 'Ada L
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
   return { email, name, password };
 }
 
@@ -85,7 +85,7 @@ export async function loginViaUi(page, { email, password = PASSWORD }) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
 }
 
 /** Call the API directly (setup and checks). */
@@ -116,6 +116,8 @@ export async function apiUser(tag = 'api') {
 
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
+  // From the top, so the sticky header is drawn where it belongs in a full-page capture.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 

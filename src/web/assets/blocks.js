@@ -273,6 +273,11 @@ export function parseInline(src) {
       i += 2;
       continue;
     }
+    if (src.startsWith('**', i) || src.startsWith('~~', i)) { // no partner: literal
+      buf += src.slice(i, i + 2);
+      i += 2;
+      continue;
+    }
     // A lone "*" opens before a non-space and closes after one ("2 * 3 * 4" stays text).
     const starOpens = !styles.italic && i + 1 < src.length && !/\s/.test(src[i + 1]) && hasCloser('*', i + 1);
     const starCloses = styles.italic && i > 0 && !/\s/.test(src[i - 1]);

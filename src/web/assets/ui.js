@@ -17,7 +17,13 @@ export function h(tag, props, ...children) {
       else if (k === 'for') el.htmlFor = v;
       else if (k === 'dataset') Object.assign(el.dataset, v);
       else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-      else if (k === 'value' || k === 'checked' || k === 'selected' || k === 'indeterminate') el[k] = v;
+      // Defaults too, so form.reset() returns to these values.
+      else if (k === 'selected') { el.defaultSelected = Boolean(v); el.selected = Boolean(v); }
+      else if (k === 'checked') { el.defaultChecked = Boolean(v); el.checked = Boolean(v); }
+      else if (k === 'value') {
+        if ('defaultValue' in el && el.tagName !== 'SELECT') el.defaultValue = v;
+        el.value = v;
+      } else if (k === 'indeterminate') el.indeterminate = v;
       else if (v === true) el.setAttribute(k, '');
       else el.setAttribute(k, String(v));
     }
@@ -119,8 +125,13 @@ export function showErrors(form, err) {
   let first = null;
   const leftover = [];
   for (const fe of err.errors || []) {
-    const name = String(fe.field || '').split('.')[0];
-    const control = name ? form.querySelector(`[name="${CSS.escape(name)}"]`) : null;
+    // "llm.provider" may be shown as a control named "llm.provider", "llm_provider" or "llm".
+    const f = String(fe.field || '');
+    const control = f
+      ? [f, f.replace(/[.[\]]+/g, '_').replace(/_$/, ''), f.split('.')[0]]
+        .map((n) => form.querySelector(`[name="${CSS.escape(n)}"]`))
+        .find(Boolean)
+      : null;
     if (control) {
       control.setAttribute('aria-invalid', 'true');
       const p = form.querySelector(`#${CSS.escape(control.id)}-error`);

@@ -71,7 +71,7 @@ export async function chat(main, params) {
 
   const side = h('aside', { class: 'chat-side', 'aria-label': 'Conversations' }, newForm, convList);
   const pane = h('section', { class: 'chat-pane', 'aria-label': 'Messages' });
-  main.append(pageHeader('Chat'), h('div', { class: 'chat-layout' }, side, pane));
+  main.append(pageHeader('Chat'), h('div', { class: `chat-layout${convId ? ' has-conv' : ''}` }, side, pane));
 
   async function loadConversations() {
     try {

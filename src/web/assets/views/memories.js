@@ -59,7 +59,7 @@ export function memories(main) {
       h('p', null, m.content),
       h('div', { class: 'meta' },
         badge(humanize(m.memory_type), 'info'),
-        h('span', { 'aria-label': `Importance ${m.importance} of 5` }, '★'.repeat(m.importance) + '☆'.repeat(5 - m.importance)),
+        h('span', { role: 'img', 'aria-label': `Importance ${m.importance} of 5` }, '★'.repeat(m.importance) + '☆'.repeat(5 - m.importance)),
         (m.tags || []).map((t) => badge(`#${t}`)),
         m.source ? h('span', null, `from ${humanize(m.source)}`) : null,
         h('span', null, fmtDateTime(m.created_at))),

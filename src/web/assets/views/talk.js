@@ -69,6 +69,10 @@ export async function talk(main, _params, query) {
   };
 }
 
+function capitalize(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
 class Call {
   constructor(root, agentId, { onEnd }) {
     this.root = root;
@@ -127,7 +131,7 @@ class Call {
 
     replace(this.root,
       h('div', { class: 'call-bar' }, this.status,
-        h('div', { class: 'mic' }, h('span', { 'aria-hidden': 'true' }, '🎙'), this.meter),
+        h('div', { class: 'mic' }, h('span', { class: 'muted', 'aria-hidden': 'true' }, 'Mic'), this.meter),
         h('div', { class: 'row wrap' }, this.muteBtn, this.stopBtn, this.endBtn)),
       this.summary,
       h('div', { class: 'call-grid' },
@@ -373,7 +377,7 @@ class Call {
     replace(this.summary,
       h('h2', null, 'Call ended'),
       h('p', null,
-        `${humanize(ev.reason || 'ended')} · ${fmtDuration(ev.duration_ms)} · ${fmtCredits(ev.cost_credits)}`),
+        `${capitalize(humanize(ev.reason || 'ended'))} · ${fmtDuration(ev.duration_ms)} · ${fmtCredits(ev.cost_credits)}`),
       ev.call_id || this.callId
         ? h('p', null, h('a', { href: `#/calls/${ev.call_id || this.callId}` }, 'Call details and transcript'))
         : null);
