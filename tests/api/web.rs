@@ -30,7 +30,10 @@ async fn console_page_is_served_with_a_strict_csp(pool: PgPool) {
     let body = resp.text().await.unwrap();
     assert!(body.contains(r#"<script type="module" src="/assets/app.js"></script>"#));
     // No inline script: every <script> has a src.
-    assert_eq!(body.matches("<script").count(), body.matches("<script type=\"module\" src=").count());
+    assert_eq!(
+        body.matches("<script").count(),
+        body.matches("<script type=\"module\" src=").count()
+    );
 }
 
 #[sqlx::test]
@@ -39,7 +42,10 @@ async fn assets_have_content_types_and_revalidate_by_etag(pool: PgPool) {
     for (path, ctype) in [
         ("/assets/app.js", "text/javascript; charset=utf-8"),
         ("/assets/views/talk.js", "text/javascript; charset=utf-8"),
-        ("/assets/pcm-capture-worklet.js", "text/javascript; charset=utf-8"),
+        (
+            "/assets/pcm-capture-worklet.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/assets/app.css", "text/css; charset=utf-8"),
         ("/assets/favicon.svg", "image/svg+xml"),
     ] {

@@ -308,3 +308,50 @@ test('home shows open tasks, goals and the wallet', async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('phone-sized screen: every view fits the width', async () => {
+  const store = createStore();
+  const page = await fakePage(store, { viewport: PHONE });
+  await registerViaUi(page);
+  // Some data so lists and tables render.
+  await page.goto(`${BASE}/#/tasks`);
+  await page.getByRole('textbox', { name: 'New task' }).fill('A task with a rather long title that has to wrap on a phone');
+  await page.getByRole('button', { name: 'Add task' }).click();
+  await page.locator('.task-list li').first().waitFor();
+  await page.goto(`${BASE}/#/wallet`);
+  await page.getByRole('button', { name: 'Add credits' }).click();
+  await page.getByRole('cell', { name: '+500' }).waitFor();
+  const views = ['', 'tasks', 'notes', 'goals', 'reflections', 'memories', 'chat', 'talk', 'agents', 'agents/new', 'calls', 'wallet', 'profile'];
+  for (const v of views) {
+    await page.goto(`${BASE}/#/${v}`);
+    await page.locator('main h1').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `#/${v} is ${overflow}px wider than a phone screen`);
+    await screenshot(page, `phone-${(v || 'home').replace('/', '-')}`);
+  }
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('keyboard: skip link, focus on the page heading, Enter submits a form', async () => {
+  const store = createStore();
+  const page = await fakePage(store);
+  await registerViaUi(page);
+  await page.goto(`${BASE}/#/tasks`);
+  await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+  // Start sequential focus navigation from the top of the document.
+  await page.evaluate(() => { document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); });
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.hash), '#/tasks', 'the skip link keeps the route');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Tasks');
+  // Typing a task and pressing Enter submits the form.
+  await page.getByRole('textbox', { name: 'New task' }).focus();
+  await page.keyboard.type('Typed with the keyboard');
+  await page.keyboard.press('Enter');
+  await page.locator('.task-list').getByText('Typed with the keyboard', { exact: true }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

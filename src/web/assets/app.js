@@ -135,6 +135,12 @@ function closeMenu() {
   menuButton.setAttribute('aria-expanded', 'false');
 }
 
+// The skip link must not change the hash (that is the router's): move focus instead.
+document.querySelector('.skip-link').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  (main.querySelector('h1') || main).focus();
+});
+
 menuButton.addEventListener('click', () => {
   const open = !nav.classList.contains('open');
   nav.classList.toggle('open', open);
