@@ -57,6 +57,7 @@ export function createStore() {
     wallet: { balance: 1000, reserved: 0, available: 1000, updated_at: now() },
     transactions: [{ id: randomUUID(), kind: 'signup_bonus', amount: 1000, balance_after: 1000, reference_type: null, reference_id: null, description: 'Welcome credits', created_at: now() }],
     events: [],
+    eventUrls: [],
     sockets: new Set(),
     voice: { marksEchoed: [], framesReceived: 0, textsReceived: [], ended: false },
     idempotency: new Map(),
@@ -434,6 +435,7 @@ export async function installFakeBackend(page, store) {
     });
   });
   await page.routeWebSocket(/\/api\/v1\/events/, (ws) => {
+    store.eventUrls.push(ws.url());
     store.sockets.add(ws);
     ws.onClose(() => store.sockets.delete(ws));
   });

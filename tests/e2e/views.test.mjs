@@ -355,3 +355,31 @@ test('keyboard: skip link, focus on the page heading, Enter submits a form', asy
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('live updates reconnect with ?since=<last event id> after the socket drops', async () => {
+  const store = createStore();
+  const page = await fakePage(store);
+  await registerViaUi(page);
+  await page.goto(`${BASE}/#/tasks`);
+  await page.locator('#live-status[data-state="live"]').waitFor();
+  assert.equal(store.eventUrls.length, 1);
+  assert.match(store.eventUrls[0], /\/api\/v1\/events\?ticket=[^&]+$/);
+  // A change made elsewhere arrives as an event and shows up.
+  store.tasks.unshift({ id: 'x1', title: 'Made on another device', status: 'todo', priority: 'low', version: 1 });
+  store.emit('task.created', store.tasks[0]);
+  await page.locator('.task-list').getByText('Made on another device', { exact: true }).waitFor();
+  const lastId = store.events[store.events.length - 1].id;
+  // The server goes away; the page reconnects asking for what it missed.
+  for (const ws of store.sockets) await ws.close({ code: 1012, reason: 'restarting' });
+  store.tasks.unshift({ id: 'x2', title: 'Made while disconnected', status: 'todo', priority: 'low', version: 1 });
+  await eventually(() => store.eventUrls.length === 2, { message: 'a reconnect' });
+  const url = new URL(store.eventUrls[1]);
+  assert.equal(url.searchParams.get('since'), lastId);
+  assert.ok(url.searchParams.get('ticket'), 'a fresh single-use ticket');
+  assert.notEqual(url.searchParams.get('ticket'), new URL(store.eventUrls[0]).searchParams.get('ticket'));
+  await page.locator('#live-status[data-state="live"]').waitFor();
+  // After reconnecting the view reloads, so nothing missed stays hidden.
+  await page.locator('.task-list').getByText('Made while disconnected', { exact: true }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
