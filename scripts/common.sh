@@ -40,6 +40,16 @@ ensure_system_packages() {
   apt_install "${pkgs[@]}"
 }
 
+# What the browser tests of the web console need: Debian's Chromium (driven by playwright-core
+# from npm, never a downloaded browser), fonts for screenshots, eSpeak NG to synthesize the
+# speech the Talk page test feeds the fake microphone, curl to wait for the server, Node.js.
+ensure_browser() {
+  apt_install chromium fonts-dejavu-core espeak-ng curl
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+}
+
 pg_bindir() {
   local d
   for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return 0; }; done

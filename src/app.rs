@@ -191,6 +191,7 @@ pub fn build_router(state: AppState) -> Router {
 
     let router = api
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", openapi))
+        .merge(crate::web::router())
         .fallback(http::problem::not_found)
         .with_state(state);
 

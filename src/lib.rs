@@ -26,6 +26,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod users;
 pub mod wallet;
+pub mod web;
 
 /// Install the one rustls crypto provider (ring) for the whole process; every TLS client
 /// (reqwest, tokio-tungstenite, sqlx) uses it. Safe to call more than once.

@@ -16,3 +16,4 @@ mod providers;
 mod tasks;
 mod users;
 mod wallet;
+mod web;
