@@ -59,3 +59,45 @@ pub async fn not_found() -> Response {
 pub async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::Request, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn rewritten_bodies_drop_the_old_encoding_and_keep_other_headers() {
+        // What an axum rejection looks like after the compression layer.
+        let app = Router::new()
+            .route(
+                "/",
+                get(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        [
+                            (header::CONTENT_ENCODING, "gzip"),
+                            (header::CONTENT_TYPE, "text/plain"),
+                            (header::RETRY_AFTER, "3"),
+                        ],
+                        "not really gzip, just text",
+                    )
+                }),
+            )
+            .layer(axum::middleware::from_fn(middleware));
+        let resp = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "3");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["code"], "bad_request");
+    }
+}
