@@ -11,7 +11,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use uuid::Uuid;
 
-use super::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page};
+use super::pagination::{Cursor, DEFAULT_LIMIT, Page};
 use crate::error::ApiError;
 
 /// A position in one of the orderings.
@@ -211,24 +211,9 @@ impl<S: Send + Sync> FromRequestParts<S> for KeysetPagination {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        let mut page = KeysetPagination::default();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match &*k {
-                "limit" => {
-                    let limit: i64 = v
-                        .parse()
-                        .map_err(|_| ApiError::validation("limit", "must be an integer"))?;
-                    if !(1..=MAX_LIMIT).contains(&limit) {
-                        return Err(ApiError::validation("limit", "must be between 1 and 100"));
-                    }
-                    page.limit = limit;
-                }
-                "cursor" if !v.is_empty() => page.cursor = Some(SortCursor::decode(&v)?),
-                _ => {}
-            }
-        }
-        Ok(page)
+        let (limit, cursor) = super::pagination::page_params(parts.uri.query().unwrap_or(""))?;
+        let cursor = cursor.map(|c| SortCursor::decode(&c)).transpose()?;
+        Ok(Self { limit, cursor })
     }
 }
 

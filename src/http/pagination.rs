@@ -89,28 +89,34 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// `limit` (validated, default 20) and the raw `cursor` of a query string; shared by
+/// every pagination extractor so the rules and messages are the same everywhere.
+pub fn page_params(query: &str) -> Result<(i64, Option<String>), ApiError> {
+    let (mut limit, mut cursor) = (DEFAULT_LIMIT, None);
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .map_err(|_| ApiError::validation("limit", "must be an integer"))?;
+                if !(1..=MAX_LIMIT).contains(&limit) {
+                    return Err(ApiError::validation("limit", "must be between 1 and 100"));
+                }
+            }
+            "cursor" if !v.is_empty() => cursor = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Ok((limit, cursor))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        let mut page = Pagination::default();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match &*k {
-                "limit" => {
-                    let limit: i64 = v
-                        .parse()
-                        .map_err(|_| ApiError::validation("limit", "must be an integer"))?;
-                    if !(1..=MAX_LIMIT).contains(&limit) {
-                        return Err(ApiError::validation("limit", "must be between 1 and 100"));
-                    }
-                    page.limit = limit;
-                }
-                "cursor" if !v.is_empty() => page.cursor = Some(Cursor::decode(&v)?),
-                _ => {}
-            }
-        }
-        Ok(page)
+        let (limit, cursor) = page_params(parts.uri.query().unwrap_or(""))?;
+        let cursor = cursor.map(|c| Cursor::decode(&c)).transpose()?;
+        Ok(Self { limit, cursor })
     }
 }
 
