@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod app;
+pub mod assistant;
 pub mod audio;
 pub mod auth;
 pub mod background;
