@@ -6,6 +6,7 @@ pub mod assistant;
 pub mod audio;
 pub mod auth;
 pub mod background;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
