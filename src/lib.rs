@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notes;
 pub mod openapi;
 pub mod payments;
+pub mod planner;
 pub mod providers;
 pub mod records;
 pub mod reflections;

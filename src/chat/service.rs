@@ -47,7 +47,7 @@ pub const DEFAULT_AGENT_ID: Uuid = Uuid::from_u128(0x019a0000_0000_7000_8000_000
 /// Messages of history loaded for the context (the token budget trims further).
 const HISTORY_MESSAGES: i64 = 50;
 
-async fn usable_agent(db: &PgPool, user_id: Uuid, id: Uuid) -> ApiResult<Agent> {
+pub async fn usable_agent(db: &PgPool, user_id: Uuid, id: Uuid) -> ApiResult<Agent> {
     match crate::agents::service::find(db, id, user_id).await {
         Err(ApiError::NotFound) => Err(ApiError::validation(
             "agent_id",
@@ -156,8 +156,8 @@ pub struct Accepted {
     pub user_message: Message,
 }
 
-/// The smallest bill a reply can make: the prompt and the new message in, one token out.
-fn minimal_reply_cost(state: &AppState, agent: &Agent, content: &str) -> i64 {
+/// The smallest bill a reply can make: the prompt and `content` in, one token out.
+pub fn minimal_reply_cost(state: &AppState, agent: &Agent, content: &str) -> i64 {
     let input = estimate_tokens(&agent.system_prompt) + estimate_tokens(content);
     let usage = pricing::Usage {
         llm: vec![LlmUsage::new(

@@ -13,6 +13,7 @@ mod idempotency;
 mod memories;
 mod notes;
 mod payments;
+mod planner;
 mod providers;
 mod tasks;
 mod users;
