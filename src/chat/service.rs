@@ -317,7 +317,7 @@ pub async fn reply(
 }
 
 /// Debit `cost` credits (what the wallet still has when it cannot cover all of it: the
-/// balance never goes negative) and announce the new wallet. Returns what was charged.
+/// balance never goes negative). Returns what was charged.
 async fn charge(
     conn: &mut sqlx::PgConnection,
     user_id: Uuid,
@@ -343,11 +343,14 @@ async fn charge(
         Err(WalletError::InsufficientCredits { .. }) => 0,
         Err(e) => return Err(e.into()),
     };
-    if charged > 0 {
-        let w = wallet::wallet(&mut *conn, user_id).await?;
-        events::publish(&mut *conn, user_id, "wallet.updated", &w).await?;
-    }
     Ok(charged)
+}
+
+/// Announce the user's wallet after a debit.
+async fn announce_wallet(conn: &mut sqlx::PgConnection, user_id: Uuid) -> ApiResult<()> {
+    let w = wallet::wallet(&mut *conn, user_id).await?;
+    events::publish(&mut *conn, user_id, "wallet.updated", &w).await?;
+    Ok(())
 }
 
 /// Bill a reply in the caller's transaction; exposed for the goal planner.
@@ -361,15 +364,19 @@ pub async fn bill_llm(
     description: &str,
 ) -> ApiResult<i64> {
     let cost = pricing::cost(&state.settings.pricing, usage).total_credits;
-    charge(
-        conn,
+    let charged = charge(
+        &mut *conn,
         user_id,
         cost,
         reference_type,
         reference_id,
         description,
     )
-    .await
+    .await?;
+    if charged > 0 {
+        announce_wallet(conn, user_id).await?;
+    }
+    Ok(charged)
 }
 
 async fn store_reply(
@@ -380,16 +387,8 @@ async fn store_reply(
     let user_id = accepted.user_id;
     let id = Uuid::now_v7();
     let mut tx = state.db.begin().await?;
-    let credits = bill_llm(
-        state,
-        &mut tx,
-        user_id,
-        &out.billing_usage(),
-        "message",
-        id,
-        "Chat reply",
-    )
-    .await?;
+    let cost = pricing::cost(&state.settings.pricing, &out.billing_usage()).total_credits;
+    let credits = charge(&mut tx, user_id, cost, "message", id, "Chat reply").await?;
     let usage = MessageUsage {
         model: out.model.clone(),
         input_tokens: out.usage.input_tokens,
@@ -425,6 +424,9 @@ async fn store_reply(
     events::publish(&mut *tx, user_id, "message.created", &message).await?;
     if let Some(c) = conversation {
         events::publish(&mut *tx, user_id, "conversation.updated", &c).await?;
+    }
+    if credits > 0 {
+        announce_wallet(&mut tx, user_id).await?;
     }
     tx.commit().await?;
     Ok(message)

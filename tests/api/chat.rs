@@ -816,3 +816,43 @@ async fn a_provider_failure_is_502_and_keeps_the_user_message(pool: PgPool) {
     assert_eq!(events[1].1["code"], "provider_error");
     assert_eq!(messages(&app, &user, conv).await.len(), 2);
 }
+
+#[sqlx::test]
+async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
+    let (app, s) = chat_app(pool, &[]).await;
+    let user = app.new_user().await;
+    let mut events = app
+        .ws_connect("/api/v1/events", Some(&user.access_token))
+        .await
+        .expect("events socket");
+    let conv = new_conversation(&app, &user).await;
+    s.script(Script::llm_text("noted"));
+    let body = json_with(
+        say(&app, &user, &conv, "note this").await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let mut seen: Vec<(String, Value)> = Vec::new();
+    while let Some(ev) = ws_next_json(&mut events, 30).await {
+        let kind = ev["type"].as_str().unwrap().to_string();
+        let done = kind == "wallet.updated";
+        seen.push((kind, ev["data"].clone()));
+        if done {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds[0], "conversation.created", "{kinds:?}");
+    let created: Vec<&Value> = seen
+        .iter()
+        .filter(|(k, _)| k == "message.created")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(created.len(), 2, "{kinds:?}");
+    assert_eq!(created[0]["id"], body["user_message"]["id"]);
+    assert_eq!(created[1]["id"], body["assistant_message"]["id"]);
+    assert!(kinds.contains(&"conversation.updated"));
+    let wallet = &seen.last().unwrap().1;
+    assert_eq!(wallet["balance"], app.wallet(&user.access_token).await.0);
+}
