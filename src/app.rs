@@ -181,8 +181,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/notes", crate::notes::router())
         .nest("/api/v1/tasks", crate::tasks::router())
         .nest("/api/v1/goals", crate::goals::router())
+        .merge(crate::planner::router())
         .nest("/api/v1/reflections", crate::reflections::router())
         .nest("/api/v1/memories", crate::memories::router())
+        .nest("/api/v1/conversations", crate::chat::router())
+        .nest("/api/v1/chat", crate::chat::socket_router())
 }
 
 pub fn build_router(state: AppState) -> Router {

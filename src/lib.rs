@@ -2,9 +2,11 @@
 
 pub mod agents;
 pub mod app;
+pub mod assistant;
 pub mod audio;
 pub mod auth;
 pub mod background;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -17,6 +19,7 @@ pub mod metrics;
 pub mod notes;
 pub mod openapi;
 pub mod payments;
+pub mod planner;
 pub mod providers;
 pub mod records;
 pub mod reflections;

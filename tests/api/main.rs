@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod bola;
+mod chat;
 mod events;
 mod foundation;
 mod goals;
@@ -12,6 +13,7 @@ mod idempotency;
 mod memories;
 mod notes;
 mod payments;
+mod planner;
 mod providers;
 mod tasks;
 mod users;
