@@ -346,13 +346,6 @@ async fn charge(
     Ok(charged)
 }
 
-/// Announce the user's wallet after a debit.
-async fn announce_wallet(conn: &mut sqlx::PgConnection, user_id: Uuid) -> ApiResult<()> {
-    let w = wallet::wallet(&mut *conn, user_id).await?;
-    events::publish(&mut *conn, user_id, "wallet.updated", &w).await?;
-    Ok(())
-}
-
 /// Bill a reply in the caller's transaction; exposed for the goal planner.
 pub async fn bill_llm(
     state: &AppState,
@@ -373,9 +366,7 @@ pub async fn bill_llm(
         description,
     )
     .await?;
-    if charged > 0 {
-        announce_wallet(conn, user_id).await?;
-    }
+    // `wallet.updated` is published by the ledger trigger in the same transaction.
     Ok(charged)
 }
 
@@ -424,9 +415,6 @@ async fn store_reply(
     events::publish(&mut *tx, user_id, "message.created", &message).await?;
     if let Some(c) = conversation {
         events::publish(&mut *tx, user_id, "conversation.updated", &c).await?;
-    }
-    if credits > 0 {
-        announce_wallet(&mut tx, user_id).await?;
     }
     tx.commit().await?;
     Ok(message)

@@ -834,13 +834,17 @@ async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
     .await;
 
     let mut seen: Vec<(String, Value)> = Vec::new();
-    while let Some(ev) = ws_next_json(&mut events, 30).await {
-        let kind = ev["type"].as_str().unwrap().to_string();
-        let done = kind == "wallet.updated";
-        seen.push((kind, ev["data"].clone()));
-        if done {
+    let assistant_id = body["assistant_message"]["id"].clone();
+    let complete = |seen: &[(String, Value)]| {
+        seen.iter()
+            .any(|(k, d)| k == "message.created" && d["id"] == assistant_id)
+            && seen.iter().any(|(k, _)| k == "wallet.updated")
+    };
+    while !complete(&seen) {
+        let Some(ev) = ws_next_json(&mut events, 30).await else {
             break;
-        }
+        };
+        seen.push((ev["type"].as_str().unwrap().to_string(), ev["data"].clone()));
     }
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds[0], "conversation.created", "{kinds:?}");
@@ -853,6 +857,11 @@ async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
     assert_eq!(created[0]["id"], body["user_message"]["id"]);
     assert_eq!(created[1]["id"], body["assistant_message"]["id"]);
     assert!(kinds.contains(&"conversation.updated"));
-    let wallet = &seen.last().unwrap().1;
+    let wallet = &seen
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "wallet.updated")
+        .unwrap()
+        .1;
     assert_eq!(wallet["balance"], app.wallet(&user.access_token).await.0);
 }
