@@ -4,6 +4,7 @@ pub mod agents;
 pub mod app;
 pub mod audio;
 pub mod auth;
+pub mod calls;
 pub mod background;
 pub mod config;
 pub mod db;
@@ -25,6 +26,7 @@ pub mod state;
 pub mod tasks;
 pub mod telemetry;
 pub mod users;
+pub mod voice;
 pub mod wallet;
 
 /// Install the one rustls crypto provider (ring) for the whole process; every TLS client

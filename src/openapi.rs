@@ -28,6 +28,8 @@ use utoipa::{
         (name = "goals", description = "Goals: a hierarchy whose progress follows its tasks"),
         (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
         (name = "memories", description = "Memories the assistant keeps about the user"),
+        (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
+        (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings"),
     )
 )]
 pub struct ApiDoc;

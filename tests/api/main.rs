@@ -15,4 +15,5 @@ mod payments;
 mod providers;
 mod tasks;
 mod users;
+mod voice;
 mod wallet;
