@@ -501,7 +501,12 @@ async fn provider_error_mid_turn_reports_and_the_session_continues(pool: PgPool)
     assert_eq!(seen.events.last().unwrap()["code"], "llm_failed");
     env.sim.script(Script::llm_text("Back again."));
     send_json(&mut ws, json!({"type": "text", "text": "second"})).await;
-    let seen = read_until(&mut ws, |v| v["type"] == "response" && v["final"] == true, true).await;
+    let seen = read_until(
+        &mut ws,
+        |v| v["type"] == "response" && v["final"] == true && v["text"] == "Back again.",
+        true,
+    )
+    .await;
     assert_eq!(seen.events.last().unwrap()["text"], "Back again.");
     send_json(&mut ws, json!({"type": "end"})).await;
     read_until(&mut ws, |v| v["type"] == "ended", false).await;
