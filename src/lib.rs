@@ -2,10 +2,12 @@
 
 pub mod agents;
 pub mod app;
+pub mod assistant;
 pub mod audio;
 pub mod auth;
 pub mod calls;
 pub mod background;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,0 +1,273 @@
+//! The messages an assistant turn starts from: one system message (the agent's prompt,
+//! who the user is, their local date and time, relevant memories and notes, open tasks due
+//! soon, active goals), the recent history that fits the token budget (oldest dropped
+//! first), and the new user message.
+
+use chrono::{Duration, Utc};
+use chrono_tz::Tz;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    agents::Agent,
+    error::{ApiError, ApiResult},
+    goals::{
+        model::{GoalFilter, GoalStatus},
+        service as goals,
+    },
+    http::{KeysetPagination, Pagination},
+    memories::service as memories,
+    notes::service as notes,
+    providers::{
+        estimate_tokens,
+        llm::{ChatMessage, Role},
+    },
+    records::MAX_QUERY_CHARS,
+    tasks::{
+        model::{TaskFilter, TaskSort, TaskStatus},
+        service as tasks,
+    },
+};
+
+/// Budgets and how much to retrieve.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextOptions {
+    /// Total tokens for the system message, the history and the new message.
+    pub budget_tokens: u32,
+    /// Of which the retrieved facts (memories, notes, tasks, goals) may take at most this.
+    pub facts_tokens: u32,
+    pub memories: i64,
+    pub notes: i64,
+    /// Tasks due within this many days (overdue ones included).
+    pub due_within_days: i64,
+    pub tasks: i64,
+    pub goals: i64,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        Self {
+            budget_tokens: 6000,
+            facts_tokens: 1500,
+            memories: 8,
+            notes: 3,
+            due_within_days: 7,
+            tasks: 10,
+            goals: 5,
+        }
+    }
+}
+
+/// A full-text query matching any meaningful word of `text` (`websearch_to_tsquery` syntax;
+/// stop words are dropped by PostgreSQL). Empty when nothing is left.
+pub fn any_word_query(text: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+    {
+        let w = w.to_lowercase();
+        if w != "or" && !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    let mut q = String::new();
+    for w in words {
+        let next = if q.is_empty() {
+            w
+        } else {
+            format!("{q} or {w}")
+        };
+        if next.chars().count() > MAX_QUERY_CHARS {
+            break;
+        }
+        q = next;
+    }
+    q
+}
+
+fn tokens(m: &ChatMessage) -> u32 {
+    4 + estimate_tokens(&m.content)
+        + m.tool_calls
+            .iter()
+            .map(|c| estimate_tokens(&c.name) + estimate_tokens(&c.arguments))
+            .sum::<u32>()
+}
+
+/// Appends lines to a section while the facts budget lasts.
+struct Facts {
+    text: String,
+    left: u32,
+}
+
+impl Facts {
+    fn section(&mut self, title: &str, lines: impl IntoIterator<Item = String>) {
+        let mut body = String::new();
+        for line in lines {
+            let cost = estimate_tokens(&line) + 1;
+            if cost > self.left {
+                break;
+            }
+            self.left -= cost;
+            body.push_str("- ");
+            body.push_str(&line);
+            body.push('\n');
+        }
+        if !body.is_empty() {
+            self.text.push_str(&format!("\n{title}:\n{body}"));
+        }
+    }
+}
+
+/// Build the messages for a turn. `history` is the conversation so far, oldest first
+/// (without the new message).
+pub async fn build(
+    db: &PgPool,
+    agent: &Agent,
+    user_id: Uuid,
+    history: &[ChatMessage],
+    new_message: &str,
+    opts: &ContextOptions,
+) -> ApiResult<Vec<ChatMessage>> {
+    let user = crate::users::repo::find(db, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let tz: Tz = user.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let now = Utc::now().with_timezone(&tz);
+    let today = now.date_naive();
+
+    let mut system = agent.system_prompt.trim().to_string();
+    system.push_str("\n\nAbout the user:\n");
+    if let Some(name) = user.full_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        system.push_str(&format!("- Name: {name}\n"));
+    }
+    system.push_str(&format!(
+        "- Time zone: {}\n- Local date and time: {} ({})\n",
+        tz.name(),
+        now.format("%Y-%m-%d %H:%M"),
+        now.format("%A")
+    ));
+
+    let mut facts = Facts {
+        text: String::new(),
+        left: opts.facts_tokens,
+    };
+    let query = any_word_query(new_message);
+    let mut found = if query.is_empty() {
+        Vec::new()
+    } else {
+        memories::recall(db, user_id, &query, &[], opts.memories).await?
+    };
+    if found.is_empty() {
+        // Nothing matched: the most recent memories still tell who the user is.
+        found = memories::recall(db, user_id, "", &[], opts.memories.min(3)).await?;
+    }
+    facts.section(
+        "Things you remember about the user",
+        found
+            .iter()
+            .map(|m| format!("[{}] {}", m.memory_type.as_str(), m.content)),
+    );
+    if !query.is_empty() {
+        let found = notes::search_notes(db, user_id, &query, opts.notes).await?;
+        facts.section(
+            "Relevant notes",
+            found.iter().map(|n| {
+                let text: String = crate::notes::plain_text::plain_text(&n.content)
+                    .chars()
+                    .take(400)
+                    .collect();
+                format!("{} (note {}): {}", n.title, n.id, text.replace('\n', " "))
+            }),
+        );
+    }
+    let due = tasks::list_tasks(
+        db,
+        user_id,
+        TaskFilter {
+            statuses: vec![TaskStatus::Todo, TaskStatus::InProgress],
+            due_before: Some(today + Duration::days(opts.due_within_days)),
+            sort: Some(TaskSort::DueDate),
+            ..TaskFilter::default()
+        },
+        KeysetPagination {
+            limit: opts.tasks,
+            cursor: None,
+        },
+    )
+    .await?
+    .data;
+    facts.section(
+        "Open tasks due soon",
+        due.iter().map(|t| {
+            let when = match (t.due_date, t.due_time) {
+                (Some(d), Some(tm)) => format!("due {d} {}", tm.format("%H:%M")),
+                (Some(d), None) => format!("due {d}"),
+                _ => String::new(),
+            };
+            format!(
+                "{} ({when}, {}, {}, task {})",
+                t.title,
+                t.priority.as_str(),
+                t.status.as_str(),
+                t.id
+            )
+        }),
+    );
+    let active = goals::list_goals(
+        db,
+        user_id,
+        GoalFilter {
+            statuses: vec![GoalStatus::Active],
+            ..GoalFilter::default()
+        },
+        Pagination {
+            limit: opts.goals,
+            cursor: None,
+        },
+    )
+    .await?
+    .data;
+    facts.section(
+        "Active goals",
+        active.iter().map(|g| {
+            format!(
+                "{} ({}, {}% done, goal {})",
+                g.title,
+                g.timeframe.as_str(),
+                g.progress,
+                g.id
+            )
+        }),
+    );
+    system.push_str(&facts.text);
+
+    let system = ChatMessage::system(system);
+    let user_msg = ChatMessage::user(new_message);
+    let mut left = opts
+        .budget_tokens
+        .saturating_sub(tokens(&system) + tokens(&user_msg));
+    // Newest history first until the budget is spent, then back in order.
+    let mut kept: Vec<ChatMessage> = Vec::new();
+    for m in history.iter().rev() {
+        if m.role == Role::System {
+            continue;
+        }
+        let t = tokens(m);
+        if t > left {
+            break;
+        }
+        left -= t;
+        kept.push(m.clone());
+    }
+    kept.reverse();
+    // A history must not start with tool results whose call was trimmed away.
+    while kept.first().is_some_and(|m| m.role == Role::Tool) {
+        kept.remove(0);
+    }
+    let mut out = Vec::with_capacity(kept.len() + 2);
+    out.push(system);
+    out.extend(kept);
+    out.push(user_msg);
+    Ok(out)
+}
