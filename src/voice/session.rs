@@ -23,6 +23,8 @@ use uuid::Uuid;
 use super::finalize::{self, Outcome};
 use crate::{
     agents::Agent,
+    assistant::{self, ContextOptions, ToolContext, TurnEvent, TurnRequest, turn::MAX_STEPS},
+    tasks::model::TaskSource,
     audio::{
         pacer::Pacer,
         resample::Resampler,
@@ -30,7 +32,7 @@ use crate::{
     },
     calls::{CallMetrics, repo as calls_repo},
     providers::{
-        llm::{ChatMessage, LlmEvent},
+        llm::ChatMessage,
         stt::{SttEvent, SttEvents, SttSender},
     },
     state::AppState,
@@ -192,6 +194,8 @@ struct TurnEnv {
     latencies: Arc<Mutex<Vec<u64>>>,
     report: mpsc::Sender<TurnMsg>,
     recorder: SharedRecorder,
+    user_id: Uuid,
+    call_id: Uuid,
 }
 
 pub struct Ended {
@@ -232,12 +236,14 @@ pub async fn run(
         latencies: Arc::new(Mutex::new(Vec::new())),
         report: report_tx,
         recorder: recorder.clone(),
+        user_id: ctx.user_id,
+        call_id: ctx.call_id,
     };
     let mut ctl = Controller {
         state: state.clone(),
         call_id: ctx.call_id,
         env,
-        history: vec![ChatMessage::system(agent.system_prompt.clone())],
+        history: Vec::new(),
         turn: None,
         next_turn: 0,
         echoed: HashSet::new(),
@@ -541,14 +547,13 @@ impl Controller {
         self.next_turn += 1;
         let id = self.next_turn;
         let cancel = CancellationToken::new();
-        let env = self.env.clone();
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = c.cancelled() => {}
-                _ = respond(env, id, Reply::Scripted(text), TurnTimes::default()) => {}
-            }
-        });
+        tokio::spawn(respond(
+            self.env.clone(),
+            id,
+            Reply::Scripted(text),
+            TurnTimes::default(),
+            cancel.clone(),
+        ));
         self.turn = Some(Turn {
             id,
             cancel,
@@ -615,20 +620,18 @@ impl Controller {
         self.send(json!({"type": "transcript", "role": "user", "text": text, "final": true}))
             .await;
         self.store_turn("user", &text, false).await;
-        self.history.push(ChatMessage::user(text));
+        let history = self.history.clone();
+        self.history.push(ChatMessage::user(text.clone()));
         self.next_turn += 1;
         let id = self.next_turn;
         let cancel = CancellationToken::new();
-        let env = self.env.clone();
-        let c = cancel.clone();
-        let history = self.history.clone();
-        let times = self.times;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = c.cancelled() => {}
-                _ = respond(env, id, Reply::Llm(history), times) => {}
-            }
-        });
+        tokio::spawn(respond(
+            self.env.clone(),
+            id,
+            Reply::Llm { history, text },
+            self.times,
+            cancel.clone(),
+        ));
         self.turn = Some(Turn {
             id,
             cancel,
@@ -738,7 +741,11 @@ fn join(a: &str, b: &str) -> String {
 
 enum Reply {
     Scripted(String),
-    Llm(Vec<ChatMessage>),
+    /// Answer `text` after `history` (the assistant builds the context and runs tools).
+    Llm {
+        history: Vec<ChatMessage>,
+        text: String,
+    },
 }
 
 /// Splits streamed text into speakable chunks: a sentence, or a clause once it is long
@@ -787,24 +794,14 @@ impl Chunker {
     }
 }
 
-/// Holds an LLM stream and bills what it used when dropped (finished or cancelled).
-struct Metered {
-    stream: crate::providers::LlmStream,
-    model: String,
-    spent: Arc<Mutex<Spent>>,
-}
-
-impl Drop for Metered {
-    fn drop(&mut self) {
-        let u = self.stream.usage();
-        self.spent
-            .lock()
-            .add_llm(&self.model, u.input_tokens as u64, u.output_tokens as u64);
-    }
-}
-
 /// One response: LLM (or fixed text) → chunker → TTS → paced audio, marks after chunks.
-async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
+async fn respond(
+    env: TurnEnv,
+    turn: u64,
+    reply: Reply,
+    times: TurnTimes,
+    cancel: CancellationToken,
+) {
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<String>(16);
     let llm_first: Arc<Mutex<Option<u64>>> = Arc::new(Mutex::new(None));
     let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -813,6 +810,7 @@ async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
         let env = env.clone();
         let llm_first = llm_first.clone();
         let failed = failed.clone();
+        let cancel = cancel.clone();
         async move {
             match reply {
                 Reply::Scripted(text) => {
@@ -824,67 +822,8 @@ async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
                     }
                     text
                 }
-                Reply::Llm(history) => {
-                    let started = Instant::now();
-                    let provider = env.agent.llm_provider(&env.state.providers);
-                    let req = env.agent.llm_request(history);
-                    let stream = match provider.stream_chat(req).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            failed.store(true, Ordering::Release);
-                            let _ = env.out.send(ServerOut::Event(json!({"type": "error",
-                                "code": "llm_failed", "message": e.to_string()}))).await;
-                            return String::new();
-                        }
-                    };
-                    let model = env
-                        .agent
-                        .llm
-                        .model
-                        .clone()
-                        .unwrap_or_else(|| stream.provider().to_string());
-                    let mut m = Metered {
-                        stream,
-                        model,
-                        spent: env.spent.clone(),
-                    };
-                    let mut chunker = Chunker::default();
-                    let mut text = String::new();
-                    while let Some(item) = m.stream.next().await {
-                        match item {
-                            Ok(LlmEvent::Text(t)) => {
-                                llm_first
-                                    .lock()
-                                    .get_or_insert(started.elapsed().as_millis() as u64);
-                                text.push_str(&t);
-                                let _ = env.out.send(ServerOut::Event(json!({"type": "response",
-                                    "text": t, "final": false}))).await;
-                                for chunk in chunker.push(&t) {
-                                    if chunk_tx.send(chunk).await.is_err() {
-                                        return text;
-                                    }
-                                }
-                            }
-                            Ok(LlmEvent::ToolCallDelta { .. }) => {}
-                            Ok(LlmEvent::Done(_)) => break,
-                            Err(e) => {
-                                failed.store(true, Ordering::Release);
-                                let _ = env.out.send(ServerOut::Event(json!({"type": "error",
-                                    "code": "llm_failed", "message": e.to_string()}))).await;
-                                break;
-                            }
-                        }
-                    }
-                    if let Some(rest) = chunker.finish() {
-                        let _ = chunk_tx.send(rest).await;
-                    }
-                    let _ = env
-                        .out
-                        .send(ServerOut::Event(
-                            json!({"type": "response", "text": text, "final": true}),
-                        ))
-                        .await;
-                    text
+                Reply::Llm { history, text } => {
+                    llm_reply(&env, history, text, chunk_tx, &llm_first, &failed, &cancel).await
                 }
             }
         }
@@ -892,7 +831,8 @@ async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
 
     let speaker = {
         let env = env.clone();
-        async move {
+        let cancel = cancel.clone();
+        let body = async move {
             let tts = env.agent.tts_provider(&env.state.providers);
             let frame = crate::audio::samples_for_ms(env.rate, FRAME_MS);
             let mut pacer = Pacer::new(env.rate, PACER_LEAD);
@@ -977,10 +917,20 @@ async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
             // Let the last audio play before the turn counts as over.
             tokio::time::sleep(PACER_LEAD).await;
             (tts_first, first_audio)
+        };
+        // Barge-in drops the synthesis at once (its request is cancelled).
+        async move {
+            tokio::select! {
+                r = body => r,
+                _ = cancel.cancelled() => (None, None),
+            }
         }
     };
 
     let (text, (tts_first, first_audio)) = tokio::join!(producer, speaker);
+    if cancel.is_cancelled() {
+        return;
+    }
     if failed.load(Ordering::Acquire) && text.is_empty() {
         let _ = env.report.send(TurnMsg::Failed { turn }).await;
         return;
@@ -1004,4 +954,113 @@ async fn respond(env: TurnEnv, turn: u64, reply: Reply, times: TurnTimes) {
             .await;
     }
     let _ = env.report.send(TurnMsg::Done { turn, text }).await;
+}
+
+/// The assistant's answer through the shared tool-loop turn: deltas go to the client and
+/// the chunker as they arrive, tool calls are reported, usage is billed even when cancelled.
+async fn llm_reply(
+    env: &TurnEnv,
+    history: Vec<ChatMessage>,
+    text: String,
+    chunk_tx: mpsc::Sender<String>,
+    llm_first: &Mutex<Option<u64>>,
+    failed: &std::sync::atomic::AtomicBool,
+    cancel: &CancellationToken,
+) -> String {
+    let agent = &env.agent;
+    let db = &env.state.db;
+    let fail = |message: String| async move {
+        failed.store(true, Ordering::Release);
+        let _ = env
+            .out
+            .send(ServerOut::Event(
+                json!({"type": "error", "code": "llm_failed", "message": message}),
+            ))
+            .await;
+    };
+    let messages = match assistant::build_context(
+        db,
+        agent,
+        env.user_id,
+        &history,
+        &text,
+        &ContextOptions::default(),
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            fail(e.to_string()).await;
+            return String::new();
+        }
+    };
+    let mut request = agent.llm_request(messages);
+    request.tools = assistant::tool_specs(&agent.tools);
+    let req = TurnRequest {
+        llm: agent.llm_provider(&env.state.providers),
+        request,
+        tools: ToolContext {
+            user_id: env.user_id,
+            source: TaskSource::Voice,
+            source_reference: Some(env.call_id.to_string()),
+            groups: agent.tools.clone(),
+        },
+        fallback_model: agent.llm.model.clone().unwrap_or_default(),
+        max_steps: MAX_STEPS,
+    };
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel::<TurnEvent>();
+    let run = assistant::run_turn(db, req, cancel, move |ev| {
+        let _ = tx.send(ev);
+    });
+    let forward = async {
+        let mut chunker = Chunker::default();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                TurnEvent::Delta(t) => {
+                    llm_first
+                        .lock()
+                        .get_or_insert(started.elapsed().as_millis() as u64);
+                    let _ = env
+                        .out
+                        .send(ServerOut::Event(
+                            json!({"type": "response", "text": t, "final": false}),
+                        ))
+                        .await;
+                    for chunk in chunker.push(&t) {
+                        let _ = chunk_tx.send(chunk).await;
+                    }
+                }
+                TurnEvent::ToolCall(o) => {
+                    let _ = env
+                        .out
+                        .send(ServerOut::Event(json!({"type": "tool_call", "name": o.name,
+                            "arguments": o.arguments, "result": o.result})))
+                        .await;
+                }
+            }
+        }
+        if let Some(rest) = chunker.finish() {
+            let _ = chunk_tx.send(rest).await;
+        }
+    };
+    let (out, ()) = tokio::join!(run, forward);
+    {
+        let mut spent = env.spent.lock();
+        for u in &out.llm {
+            spent.add_llm(&u.model, u.input_tokens, u.output_tokens);
+        }
+    }
+    if let Some(e) = &out.error {
+        fail(e.to_string()).await;
+    }
+    if !out.cancelled {
+        let _ = env
+            .out
+            .send(ServerOut::Event(
+                json!({"type": "response", "text": out.text, "final": true}),
+            ))
+            .await;
+    }
+    out.text
 }
