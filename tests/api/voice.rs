@@ -577,3 +577,170 @@ async fn other_users_cannot_see_or_end_sessions_calls_or_transcripts(pool: PgPoo
     let r = env.app.get("/api/v1/calls?status=bogus", &env.user.access_token).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+fn flite_16k(text: &str) -> Vec<i16> {
+    let dir = std::env::temp_dir().join(format!("cadence-voice-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("flite.wav");
+    let wav16 = dir.join("16k.wav");
+    let ok = std::process::Command::new("flite")
+        .args(["-voice", "rms", "-t", text, "-o"])
+        .arg(&raw)
+        .status()
+        .expect("flite is installed");
+    assert!(ok.success());
+    let ok = std::process::Command::new("sox")
+        .arg("-D")
+        .arg(&raw)
+        .args(["-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&wav16)
+        .status()
+        .expect("sox is installed");
+    assert!(ok.success());
+    let frame = cadence::audio::wav::read(&std::fs::read(&wav16).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    frame.samples
+}
+
+#[sqlx::test]
+async fn offline_loop_with_local_engines(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(
+        &env,
+        json!({"llm": {"provider": "echo", "fallbacks": []},
+               "stt": {"provider": "pocketsphinx", "fallbacks": []},
+               "tts": {"provider": "espeak", "fallbacks": []}}),
+    )
+    .await;
+    let s = open_session(&env, &agent).await;
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    let mut audio = vec![0i16; 4800];
+    audio.extend(flite_16k("please add a task to buy milk tomorrow"));
+    audio.extend(vec![0i16; 24000]);
+    send_audio(&mut ws, &audio, 16000).await;
+    let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
+    let heard = of_type(&seen, "transcript")
+        .into_iter()
+        .find(|t| t["final"] == true)
+        .map(|t| t["text"].as_str().unwrap().to_string())
+        .unwrap_or_default();
+    for word in ["milk", "tomorrow"] {
+        assert!(heard.contains(word), "{word:?} in {heard:?} ({:?})", seen.events);
+    }
+    let reply = of_type(&seen, "response")
+        .into_iter()
+        .find(|r| r["final"] == true)
+        .unwrap();
+    assert!(reply["text"].as_str().unwrap().starts_with("You said:"));
+    assert!(seen.audio_bytes > 16000, "eSpeak audio came out");
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+    // No cloud vendor was called.
+    assert!(env.sim.log().is_empty());
+}
+
+#[sqlx::test]
+async fn tool_calls_act_on_the_users_data_and_are_reported(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let s = open_session(&env, &agent).await;
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    env.sim.script(Script::new(
+        Service::Llm,
+        Reply {
+            tool_calls: vec![sim::SimToolCall {
+                id: Some("call_1".into()),
+                name: "create_task".into(),
+                arguments: r#"{"title":"Buy milk"}"#.into(),
+            }],
+            ..Default::default()
+        },
+    ));
+    env.sim.script(Script::llm_text("Added buy milk to your tasks."));
+    send_json(&mut ws, json!({"type": "text", "text": "add a task to buy milk"})).await;
+    let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
+    let call = of_type(&seen, "tool_call");
+    assert_eq!(call.len(), 1, "{:?}", seen.events);
+    assert_eq!(call[0]["name"], "create_task");
+    let tasks: Value = env.app.get("/api/v1/tasks", &env.user.access_token).await.json().await.unwrap();
+    let task = &tasks["data"][0];
+    assert_eq!(task["title"], "Buy milk");
+    assert_eq!(task["source"], "voice");
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+}
+
+#[sqlx::test]
+async fn recording_holds_both_sides_when_the_agent_records(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({"recording": true, "welcome_message": "Hello, this call is being recorded."})).await;
+    let s = open_session(&env, &agent).await;
+    let call_id = s["call_id"].as_str().unwrap().to_string();
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "mark", true).await;
+    send_audio(&mut ws, &tone(400, 16000), 16000).await;
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+    completed_call(&env, &call_id).await;
+    let r = env
+        .app
+        .get(&format!("/api/v1/calls/{call_id}/recording"), &env.user.access_token)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    let wav = cadence::audio::wav::read(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(wav.sample_rate, 16000);
+    // The welcome (about 1.4 s of simulated speech) and then 400 ms of the user's tone.
+    assert!(wav.samples.len() > 16000, "{}", wav.samples.len());
+    assert!(wav.samples.iter().any(|s| s.unsigned_abs() > 1000));
+}
+
+#[sqlx::test]
+async fn bolna_clients_talk_over_the_same_pipeline(pool: PgPool) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let mut ws = env
+        .app
+        .ws_connect(&format!("/chat/v1/{agent}"), Some(&env.user.access_token))
+        .await
+        .unwrap();
+    send_json(&mut ws, json!({"type": "init", "meta_data": {}})).await;
+    let ack = read_until(&mut ws, |v| v["type"] == "ack", false).await;
+    assert_eq!(ack.events.last().unwrap()["type"], "ack");
+    env.sim.script(Script::transcript("what is on my list"));
+    env.sim.script(Script::llm_text("Nothing yet."));
+    let mut audio = tone(600, 16000);
+    audio.extend(vec![0i16; 16000]);
+    for chunk in audio.chunks(320) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|s| s.to_le_bytes()).collect();
+        send_json(&mut ws, json!({"type": "audio", "data": b64.encode(bytes)})).await;
+    }
+    let seen = read_until(&mut ws, |v| v["type"] == "text", false).await;
+    assert_eq!(seen.events.last().unwrap()["data"], "Nothing yet.");
+    let more = read_until(&mut ws, |v| v["type"] == "audio", true).await;
+    let audio_frames: Vec<&Value> = seen
+        .events
+        .iter()
+        .chain(more.events.iter())
+        .filter(|e| e["type"] == "audio")
+        .collect();
+    assert!(!audio_frames.is_empty());
+    assert!(!b64.decode(audio_frames[0]["data"].as_str().unwrap()).unwrap().is_empty());
+    drop(ws);
+    let calls: Value = env
+        .app
+        .get("/api/v1/calls?channel=bolna_ws", &env.user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["data"].as_array().unwrap().len(), 1);
+    let id = calls["data"][0]["id"].as_str().unwrap().to_string();
+    let call = completed_call(&env, &id).await;
+    assert_eq!(call["end_reason"], "disconnected");
+    assert_eq!(call_debits(&pool, &id).await, 1);
+}
