@@ -132,7 +132,11 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
                 }
             };
             for f in frames {
-                if sink.send(Message::Text(f.to_string().into())).await.is_err() {
+                if sink
+                    .send(Message::Text(f.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

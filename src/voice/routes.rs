@@ -88,14 +88,8 @@ pub(crate) async fn open(
     let ttl = chrono::Duration::seconds(state.settings.billing.hold_ttl_secs);
     let expires_at = Utc::now() + chrono::Duration::seconds(state.settings.auth.ws_ticket_ttl_secs);
     let mut tx = state.db.begin().await?;
-    let hold = wallet::reserve(
-        &mut tx,
-        user_id,
-        amount,
-        ttl,
-        HoldRef::new("call", call_id),
-    )
-    .await?;
+    let hold =
+        wallet::reserve(&mut tx, user_id, amount, ttl, HoldRef::new("call", call_id)).await?;
     calls_repo::insert(
         &mut *tx,
         &calls_repo::NewCall {

@@ -24,7 +24,6 @@ use super::finalize::{self, Outcome};
 use crate::{
     agents::Agent,
     assistant::{self, ContextOptions, ToolContext, TurnEvent, TurnRequest, turn::MAX_STEPS},
-    tasks::model::TaskSource,
     audio::{
         pacer::Pacer,
         resample::Resampler,
@@ -36,6 +35,7 @@ use crate::{
         stt::{SttEvent, SttEvents, SttSender},
     },
     state::AppState,
+    tasks::model::TaskSource,
     wallet::{
         pricing::{LlmUsage, Usage, cost},
         service as wallet,
@@ -57,7 +57,9 @@ const OUT_OF_CREDITS: &str =
 pub enum ClientIn {
     /// PCM16 mono at the session's current sample rate.
     Audio(Vec<i16>),
-    Start { sample_rate: u32 },
+    Start {
+        sample_rate: u32,
+    },
     Text(String),
     Mark(String),
     Interrupt,
@@ -74,7 +76,10 @@ pub enum ServerOut {
         samples: Vec<i16>,
     },
     /// A mark after the chunk's audio (same staleness rule).
-    Mark { generation: u64, name: String },
+    Mark {
+        generation: u64,
+        name: String,
+    },
     /// Barge-in: drop queued playback.
     Clear,
 }
@@ -162,9 +167,18 @@ type SharedRecorder = Option<Arc<Mutex<Recorder>>>;
 #[derive(Debug)]
 enum TurnMsg {
     /// A chunk of text was spoken, followed by mark `name`.
-    Chunk { turn: u64, name: String, text: String },
-    Done { turn: u64, text: String },
-    Failed { turn: u64 },
+    Chunk {
+        turn: u64,
+        name: String,
+        text: String,
+    },
+    Done {
+        turn: u64,
+        text: String,
+    },
+    Failed {
+        turn: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -254,8 +268,10 @@ pub async fn run(
     };
 
     let _ = out
-        .send(ServerOut::Event(json!({"type": "ready", "session_id": ctx.session_id,
-            "call_id": ctx.call_id, "sample_rate": rate})))
+        .send(ServerOut::Event(
+            json!({"type": "ready", "session_id": ctx.session_id,
+            "call_id": ctx.call_id, "sample_rate": rate}),
+        ))
         .await;
 
     // Speech-to-text at the pipeline rate.
@@ -274,7 +290,11 @@ pub async fn run(
     let mut vad = EnergyVad::new(PIPELINE_RATE, VadConfig::default());
     let mut speech_end: Option<Instant> = None;
 
-    if let Some(w) = agent.welcome_message.clone().filter(|w| !w.trim().is_empty()) {
+    if let Some(w) = agent
+        .welcome_message
+        .clone()
+        .filter(|w| !w.trim().is_empty())
+    {
         ctl.speak(w).await;
     }
 
@@ -846,8 +866,11 @@ async fn respond(
                 let mut stream = match tts.synthesize(req).await {
                     Ok(s) => s,
                     Err(e) => {
-                        let _ = env.out.send(ServerOut::Event(json!({"type": "error",
-                            "code": "tts_failed", "message": e.to_string()}))).await;
+                        let _ = env
+                            .out
+                            .send(ServerOut::Event(json!({"type": "error",
+                            "code": "tts_failed", "message": e.to_string()})))
+                            .await;
                         continue;
                     }
                 };
@@ -857,16 +880,22 @@ async fn respond(
                 let mut pending: Vec<i16> = Vec::new();
                 let gen_at_start = env.generation.current();
                 if first_audio.is_none() {
-                    let _ = env.out.send(ServerOut::Event(json!({"type": "audio_start",
-                        "response_id": response_id}))).await;
+                    let _ = env
+                        .out
+                        .send(ServerOut::Event(json!({"type": "audio_start",
+                        "response_id": response_id})))
+                        .await;
                 }
                 let mut done = false;
                 while !done {
                     match stream.next().await {
                         Some(Ok(pcm)) => pending.extend(resample.process(&pcm)),
                         Some(Err(e)) => {
-                            let _ = env.out.send(ServerOut::Event(json!({"type": "error",
-                                "code": "tts_failed", "message": e.to_string()}))).await;
+                            let _ = env
+                                .out
+                                .send(ServerOut::Event(json!({"type": "error",
+                                "code": "tts_failed", "message": e.to_string()})))
+                                .await;
                             done = true;
                         }
                         None => {
@@ -1034,8 +1063,10 @@ async fn llm_reply(
                 TurnEvent::ToolCall(o) => {
                     let _ = env
                         .out
-                        .send(ServerOut::Event(json!({"type": "tool_call", "name": o.name,
-                            "arguments": o.arguments, "result": o.result})))
+                        .send(ServerOut::Event(
+                            json!({"type": "tool_call", "name": o.name,
+                            "arguments": o.arguments, "result": o.result}),
+                        ))
                         .await;
                 }
             }

@@ -55,12 +55,16 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         .await?;
         return Err(match exists {
             None => ApiError::NotFound,
-            Some(_) => ApiError::Conflict("this session is already connected, ended or expired".into()),
+            Some(_) => {
+                ApiError::Conflict("this session is already connected, ended or expired".into())
+            }
         });
     };
     calls_repo::start(&state.db, row.call_id).await?;
     let agent = agents::find(&state.db, row.agent_id, user_id).await?;
-    let hold_id = row.hold_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("call without a hold")))?;
+    let hold_id = row
+        .hold_id
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("call without a hold")))?;
     let hold_amount = sqlx::query_scalar!("select amount from wallet_holds where id = $1", hold_id)
         .fetch_one(&state.db)
         .await?;
@@ -146,7 +150,11 @@ async fn serve(state: AppState, ctx: SessionCtx, socket: WebSocket) {
                     if generation != gen_w.current() {
                         continue;
                     }
-                    Message::Text(serde_json::json!({"type": "mark", "name": name}).to_string().into())
+                    Message::Text(
+                        serde_json::json!({"type": "mark", "name": name})
+                            .to_string()
+                            .into(),
+                    )
                 }
                 ServerOut::Clear => Message::Text(r#"{"type":"clear"}"#.into()),
             };

@@ -106,7 +106,9 @@ pub async fn read_until(ws: &mut WsStream, stop: impl Fn(&Value) -> bool, echo: 
                 if echo && v["type"] == "mark" {
                     let _ = ws
                         .send(Message::Text(
-                            json!({"type": "mark", "name": v["name"]}).to_string().into(),
+                            json!({"type": "mark", "name": v["name"]})
+                                .to_string()
+                                .into(),
                         ))
                         .await;
                 }
@@ -129,7 +131,9 @@ fn of_type<'a>(seen: &'a Seen, t: &str) -> Vec<&'a Value> {
 fn tone(ms: u32, rate: u32) -> Vec<i16> {
     let n = (rate * ms / 1000) as usize;
     (0..n)
-        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / rate as f64).sin()) as i16)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / rate as f64).sin()) as i16
+        })
         .collect()
 }
 
@@ -180,11 +184,13 @@ async fn call_debits(pool: &PgPool, call_id: &str) -> i64 {
 
 async fn hold_status(pool: &PgPool, call_id: &str) -> String {
     let id: uuid::Uuid = call_id.parse().unwrap();
-    sqlx::query_scalar::<_, String>("select h.status from wallet_holds h join calls c on c.hold_id = h.id where c.id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar::<_, String>(
+        "select h.status from wallet_holds h join calls c on c.hold_id = h.id where c.id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test]
@@ -201,21 +207,30 @@ async fn typed_turn_streams_text_audio_and_marks_then_end_finalizes(pool: PgPool
     // The welcome is spoken first: audio then a mark.
     let welcome = read_until(&mut ws, |v| v["type"] == "mark", true).await;
     assert!(welcome.audio_bytes > 0, "welcome audio");
-    env.sim.script(Script::llm_text("Sure, I can help with that. What time works?"));
+    env.sim.script(Script::llm_text(
+        "Sure, I can help with that. What time works?",
+    ));
     send_json(&mut ws, json!({"type": "text", "text": "book a meeting"})).await;
     let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
     let user_final = of_type(&seen, "transcript");
-    assert!(user_final.iter().any(|t| t["final"] == true && t["text"] == "book a meeting"));
+    assert!(
+        user_final
+            .iter()
+            .any(|t| t["final"] == true && t["text"] == "book a meeting")
+    );
     let final_text = of_type(&seen, "response")
         .into_iter()
         .find(|r| r["final"] == true)
         .expect("final response");
-    assert_eq!(final_text["text"], "Sure, I can help with that. What time works?");
+    assert_eq!(
+        final_text["text"],
+        "Sure, I can help with that. What time works?"
+    );
     assert!(!of_type(&seen, "audio_start").is_empty());
     assert!(seen.audio_bytes > 0, "reply audio");
     assert!(of_type(&seen, "mark").len() >= 2, "a mark after each chunk");
     let m = of_type(&seen, "metrics")[0];
-    assert_eq!(m["turn"].as_u64().is_some(), true);
+    assert!(m["turn"].as_u64().is_some());
     assert!(m["response_latency_ms"].is_u64());
     // The LLM got the system prompt and the user's text.
     let chat = env.sim.log_for("openai.chat");
@@ -242,7 +257,10 @@ async fn typed_turn_streams_text_audio_and_marks_then_end_finalizes(pool: PgPool
     // Transcript: the user turn and the agent's answer.
     let t: Value = env
         .app
-        .get(&format!("/api/v1/calls/{call_id}/transcript"), &env.user.access_token)
+        .get(
+            &format!("/api/v1/calls/{call_id}/transcript"),
+            &env.user.access_token,
+        )
         .await
         .json()
         .await
@@ -250,7 +268,10 @@ async fn typed_turn_streams_text_audio_and_marks_then_end_finalizes(pool: PgPool
     let turns = t["data"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0]["role"], "user");
-    assert_eq!(turns[1]["content"], "Sure, I can help with that. What time works?");
+    assert_eq!(
+        turns[1]["content"],
+        "Sure, I can help with that. What time works?"
+    );
     // Wallet: charged what the call cost.
     let (balance, reserved, _) = env.app.wallet(&env.user.access_token).await;
     assert_eq!(reserved, 0);
@@ -279,7 +300,11 @@ async fn spoken_turn_goes_from_audio_to_transcript_to_reply_audio(pool: PgPool) 
         "{:?}",
         seen.events
     );
-    assert!(of_type(&seen, "response").iter().any(|r| r["text"] == "Okay, I will remind you."));
+    assert!(
+        of_type(&seen, "response")
+            .iter()
+            .any(|r| r["text"] == "Okay, I will remind you.")
+    );
     assert!(seen.audio_bytes > 0);
     assert!(!of_type(&seen, "mark").is_empty());
     let listen = env.sim.log_for("deepgram.listen");
@@ -320,7 +345,12 @@ async fn barge_in_clears_cancels_streams_and_keeps_only_heard_text(pool: PgPool)
     audio.extend(vec![0i16; 16000]);
     send_audio(&mut ws, &audio, 16000).await;
     let seen = read_until(&mut ws, |v| v["type"] == "clear", false).await;
-    assert_eq!(seen.events.last().unwrap()["type"], "clear", "{:?}", seen.events);
+    assert_eq!(
+        seen.events.last().unwrap()["type"],
+        "clear",
+        "{:?}",
+        seen.events
+    );
     // The LLM stream was closed before it finished.
     let log = env
         .sim
@@ -339,7 +369,10 @@ async fn barge_in_clears_cancels_streams_and_keeps_only_heard_text(pool: PgPool)
     assert!(call["usage"]["llm_input_tokens"].as_u64().unwrap() > 0);
     let t: Value = env
         .app
-        .get(&format!("/api/v1/calls/{call_id}/transcript"), &env.user.access_token)
+        .get(
+            &format!("/api/v1/calls/{call_id}/transcript"),
+            &env.user.access_token,
+        )
         .await
         .json()
         .await
@@ -372,7 +405,10 @@ async fn abrupt_disconnect_completes_the_call_and_settles_once(pool: PgPool) {
     let r = env
         .app
         .delete(
-            &format!("/api/v1/voice/sessions/{}", s["session_id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/voice/sessions/{}",
+                s["session_id"].as_str().unwrap()
+            ),
             &env.user.access_token,
         )
         .await;
@@ -388,7 +424,11 @@ async fn abrupt_disconnect_completes_the_call_and_settles_once(pool: PgPool) {
 async fn connect_err(env: &VoiceEnv, s: &Value) -> bool {
     let ticket: Value = env
         .app
-        .post_json("/api/v1/auth/ws-ticket", Some(&env.user.access_token), &json!({}))
+        .post_json(
+            "/api/v1/auth/ws-ticket",
+            Some(&env.user.access_token),
+            &json!({}),
+        )
         .await
         .json()
         .await
@@ -422,7 +462,13 @@ async fn delete_ends_a_live_session_and_finalizes_once(pool: PgPool) {
     let call = completed_call(&env, &call_id).await;
     assert_eq!(call["end_reason"], "deleted");
     assert_eq!(call_debits(&pool, &call_id).await, 1);
-    let sess: Value = env.app.get(&path, &env.user.access_token).await.json().await.unwrap();
+    let sess: Value = env
+        .app
+        .get(&path, &env.user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(sess["status"], "ended");
     assert_eq!(sess["call_status"], "completed");
 }
@@ -433,9 +479,18 @@ async fn delete_of_a_never_connected_session_releases_the_hold(pool: PgPool) {
     let agent = sim_agent(&env, json!({})).await;
     let s = open_session(&env, &agent).await;
     let (_, reserved, _) = env.app.wallet(&env.user.access_token).await;
-    assert!(reserved > 0, "a hold is reserved when the session is created");
-    let path = format!("/api/v1/voice/sessions/{}", s["session_id"].as_str().unwrap());
-    assert_eq!(env.app.delete(&path, &env.user.access_token).await.status(), StatusCode::NO_CONTENT);
+    assert!(
+        reserved > 0,
+        "a hold is reserved when the session is created"
+    );
+    let path = format!(
+        "/api/v1/voice/sessions/{}",
+        s["session_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        env.app.delete(&path, &env.user.access_token).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let (balance, reserved, _) = env.app.wallet(&env.user.access_token).await;
     assert_eq!(reserved, 0);
     let call = completed_call(&env, s["call_id"].as_str().unwrap()).await;
@@ -457,7 +512,11 @@ async fn silence_timeout_ends_the_call(pool: PgPool) {
 #[sqlx::test]
 async fn max_duration_ends_the_call(pool: PgPool) {
     let env = voice_env(pool.clone(), &[]).await;
-    let agent = sim_agent(&env, json!({"max_call_seconds": 10, "silence_timeout_seconds": 60})).await;
+    let agent = sim_agent(
+        &env,
+        json!({"max_call_seconds": 10, "silence_timeout_seconds": 60}),
+    )
+    .await;
     let s = open_session(&env, &agent).await;
     let mut ws = connect(&env, &s).await;
     let seen = read_until(&mut ws, |v| v["type"] == "ended", false).await;
@@ -469,7 +528,11 @@ async fn max_duration_ends_the_call(pool: PgPool) {
 #[sqlx::test]
 async fn wallet_exhaustion_speaks_a_notice_and_ends(pool: PgPool) {
     // A minute of platform time costs more than the signup credits.
-    let env = voice_env(pool.clone(), &[("CADENCE__PRICING__PLATFORM_PER_MINUTE", "60000")]).await;
+    let env = voice_env(
+        pool.clone(),
+        &[("CADENCE__PRICING__PLATFORM_PER_MINUTE", "60000")],
+    )
+    .await;
     let agent = sim_agent(&env, json!({})).await;
     let s = open_session(&env, &agent).await;
     let call_id = s["call_id"].as_str().unwrap().to_string();
@@ -479,7 +542,10 @@ async fn wallet_exhaustion_speaks_a_notice_and_ends(pool: PgPool) {
     assert_eq!(ended["reason"], "insufficient_credits", "{:?}", seen.events);
     assert!(seen.audio_bytes > 0, "the notice was spoken");
     let tts = env.sim.log_for("elevenlabs.stream");
-    assert!(tts.iter().any(|e| e.body.to_string().contains("credits have run out")));
+    assert!(
+        tts.iter()
+            .any(|e| e.body.to_string().contains("credits have run out"))
+    );
     let call = completed_call(&env, &call_id).await;
     assert_eq!(call["end_reason"], "insufficient_credits");
     let (balance, reserved, _) = env.app.wallet(&env.user.access_token).await;
@@ -495,7 +561,8 @@ async fn provider_error_mid_turn_reports_and_the_session_continues(pool: PgPool)
     let s = open_session(&env, &agent).await;
     let mut ws = connect(&env, &s).await;
     read_until(&mut ws, |v| v["type"] == "ready", false).await;
-    env.sim.script(Script::fail(Service::Llm, Failure::DieMidStream));
+    env.sim
+        .script(Script::fail(Service::Llm, Failure::DieMidStream));
     send_json(&mut ws, json!({"type": "text", "text": "first"})).await;
     let seen = read_until(&mut ws, |v| v["type"] == "error", true).await;
     assert_eq!(seen.events.last().unwrap()["code"], "llm_failed");
@@ -514,11 +581,19 @@ async fn provider_error_mid_turn_reports_and_the_session_continues(pool: PgPool)
 
 #[sqlx::test]
 async fn session_creation_needs_credits_and_a_visible_agent(pool: PgPool) {
-    let env = voice_env(pool.clone(), &[("CADENCE__BILLING__CALL_MIN_CREDITS", "5000")]).await;
+    let env = voice_env(
+        pool.clone(),
+        &[("CADENCE__BILLING__CALL_MIN_CREDITS", "5000")],
+    )
+    .await;
     let agent = sim_agent(&env, json!({})).await;
     let r = env
         .app
-        .post_json("/api/v1/voice/sessions", Some(&env.user.access_token), &json!({"agent_id": agent}))
+        .post_json(
+            "/api/v1/voice/sessions",
+            Some(&env.user.access_token),
+            &json!({"agent_id": agent}),
+        )
         .await;
     crate::helpers::assert_problem(r, StatusCode::PAYMENT_REQUIRED, "insufficient_credits").await;
     let r = env
@@ -547,7 +622,11 @@ async fn other_users_cannot_see_or_end_sessions_calls_or_transcripts(pool: PgPoo
         format!("/api/v1/calls/{cid}/transcript"),
         format!("/api/v1/calls/{cid}/recording"),
     ] {
-        assert_eq!(env.app.get(&path, &eve.access_token).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            env.app.get(&path, &eve.access_token).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let r = env
         .app
@@ -557,24 +636,53 @@ async fn other_users_cannot_see_or_end_sessions_calls_or_transcripts(pool: PgPoo
     // Eve's ticket cannot open Alice's session; Eve's session cannot use Alice's agent.
     let ticket: Value = env
         .app
-        .post_json("/api/v1/auth/ws-ticket", Some(&eve.access_token), &json!({}))
+        .post_json(
+            "/api/v1/auth/ws-ticket",
+            Some(&eve.access_token),
+            &json!({}),
+        )
         .await
         .json()
         .await
         .unwrap();
-    let path = format!("/api/v1/voice/sessions/{sid}/ws?ticket={}", ticket["ticket"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/voice/sessions/{sid}/ws?ticket={}",
+        ticket["ticket"].as_str().unwrap()
+    );
     assert!(env.app.ws_connect(&path, None).await.is_err());
     let r = env
         .app
-        .post_json("/api/v1/voice/sessions", Some(&eve.access_token), &json!({"agent_id": agent}))
+        .post_json(
+            "/api/v1/voice/sessions",
+            Some(&eve.access_token),
+            &json!({"agent_id": agent}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let list: Value = env.app.get("/api/v1/calls", &eve.access_token).await.json().await.unwrap();
+    let list: Value = env
+        .app
+        .get("/api/v1/calls", &eve.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
     // The owner still has it, and the session is untouched.
-    let list: Value = env.app.get("/api/v1/calls?status=queued&channel=web", &env.user.access_token).await.json().await.unwrap();
+    let list: Value = env
+        .app
+        .get(
+            "/api/v1/calls?status=queued&channel=web",
+            &env.user.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    let r = env.app.get("/api/v1/calls?status=bogus", &env.user.access_token).await;
+    let r = env
+        .app
+        .get("/api/v1/calls?status=bogus", &env.user.access_token)
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -626,7 +734,11 @@ async fn offline_loop_with_local_engines(pool: PgPool) {
         .map(|t| t["text"].as_str().unwrap().to_string())
         .unwrap_or_default();
     for word in ["milk", "tomorrow"] {
-        assert!(heard.contains(word), "{word:?} in {heard:?} ({:?})", seen.events);
+        assert!(
+            heard.contains(word),
+            "{word:?} in {heard:?} ({:?})",
+            seen.events
+        );
     }
     let reply = of_type(&seen, "response")
         .into_iter()
@@ -658,13 +770,24 @@ async fn tool_calls_act_on_the_users_data_and_are_reported(pool: PgPool) {
             ..Default::default()
         },
     ));
-    env.sim.script(Script::llm_text("Added buy milk to your tasks."));
-    send_json(&mut ws, json!({"type": "text", "text": "add a task to buy milk"})).await;
+    env.sim
+        .script(Script::llm_text("Added buy milk to your tasks."));
+    send_json(
+        &mut ws,
+        json!({"type": "text", "text": "add a task to buy milk"}),
+    )
+    .await;
     let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
     let call = of_type(&seen, "tool_call");
     assert_eq!(call.len(), 1, "{:?}", seen.events);
     assert_eq!(call[0]["name"], "create_task");
-    let tasks: Value = env.app.get("/api/v1/tasks", &env.user.access_token).await.json().await.unwrap();
+    let tasks: Value = env
+        .app
+        .get("/api/v1/tasks", &env.user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     let task = &tasks["data"][0];
     assert_eq!(task["title"], "Buy milk");
     assert_eq!(task["source"], "voice");
@@ -675,7 +798,11 @@ async fn tool_calls_act_on_the_users_data_and_are_reported(pool: PgPool) {
 #[sqlx::test]
 async fn recording_holds_both_sides_when_the_agent_records(pool: PgPool) {
     let env = voice_env(pool.clone(), &[]).await;
-    let agent = sim_agent(&env, json!({"recording": true, "welcome_message": "Hello, this call is being recorded."})).await;
+    let agent = sim_agent(
+        &env,
+        json!({"recording": true, "welcome_message": "Hello, this call is being recorded."}),
+    )
+    .await;
     let s = open_session(&env, &agent).await;
     let call_id = s["call_id"].as_str().unwrap().to_string();
     let mut ws = connect(&env, &s).await;
@@ -686,7 +813,10 @@ async fn recording_holds_both_sides_when_the_agent_records(pool: PgPool) {
     completed_call(&env, &call_id).await;
     let r = env
         .app
-        .get(&format!("/api/v1/calls/{call_id}/recording"), &env.user.access_token)
+        .get(
+            &format!("/api/v1/calls/{call_id}/recording"),
+            &env.user.access_token,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "audio/wav");
@@ -729,7 +859,11 @@ async fn bolna_clients_talk_over_the_same_pipeline(pool: PgPool) {
         .filter(|e| e["type"] == "audio")
         .collect();
     assert!(!audio_frames.is_empty());
-    assert!(!b64.decode(audio_frames[0]["data"].as_str().unwrap()).unwrap().is_empty());
+    assert!(
+        !b64.decode(audio_frames[0]["data"].as_str().unwrap())
+            .unwrap()
+            .is_empty()
+    );
     drop(ws);
     let calls: Value = env
         .app
@@ -743,4 +877,77 @@ async fn bolna_clients_talk_over_the_same_pipeline(pool: PgPool) {
     let call = completed_call(&env, &id).await;
     assert_eq!(call["end_reason"], "disconnected");
     assert_eq!(call_debits(&pool, &id).await, 1);
+}
+
+#[sqlx::test]
+async fn barge_in_during_the_first_audio_cancels_synthesis_and_keeps_nothing_unheard(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(
+        &env,
+        json!({"interruption": {"enabled": true, "min_words": 1}}),
+    )
+    .await;
+    let s = open_session(&env, &agent).await;
+    let call_id = s["call_id"].as_str().unwrap().to_string();
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    // Synthesis streams at real time: several seconds of audio for this sentence.
+    env.sim.configure(|c| c.tts_realtime = true);
+    env.sim.script(Script::llm_text(
+        "This is a long sentence that takes the speech engine many seconds to say out loud.",
+    ));
+    send_json(&mut ws, json!({"type": "text", "text": "talk to me"})).await;
+    // Wait for the first audio frame (not echoing marks: nothing was heard yet).
+    let mut got_audio = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !got_audio {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(_)))) => got_audio = true,
+            Ok(Some(Ok(_))) => {}
+            _ => panic!("no audio"),
+        }
+    }
+    send_json(&mut ws, json!({"type": "interrupt"})).await;
+    let seen = read_until(&mut ws, |v| v["type"] == "clear", false).await;
+    assert_eq!(seen.events.last().unwrap()["type"], "clear");
+    let log = env
+        .sim
+        .wait_for_log(
+            |l| {
+                l.iter()
+                    .any(|e| e.service == "elevenlabs.stream" && e.cancelled)
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    let tts: Vec<_> = log
+        .iter()
+        .filter(|e| e.service == "elevenlabs.stream")
+        .collect();
+    assert!(tts[0].cancelled && !tts[0].completed, "{tts:?}");
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+    let call = completed_call(&env, &call_id).await;
+    assert_eq!(call["metrics"]["interruptions"], 1);
+    // The characters sent to synthesis are billed even though it was cancelled.
+    assert!(call["usage"]["tts_characters"].as_u64().unwrap() >= 80);
+    let t: Value = env
+        .app
+        .get(
+            &format!("/api/v1/calls/{call_id}/transcript"),
+            &env.user.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assistant = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap()
+        .clone();
+    assert_eq!(assistant["interrupted"], true);
+    assert_eq!(assistant["content"], "");
 }
