@@ -951,3 +951,24 @@ async fn barge_in_during_the_first_audio_cancels_synthesis_and_keeps_nothing_unh
     assert_eq!(assistant["interrupted"], true);
     assert_eq!(assistant["content"], "");
 }
+
+#[sqlx::test]
+async fn server_shutdown_ends_live_calls_with_a_final_event(pool: PgPool) {
+    let mut env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let s = open_session(&env, &agent).await;
+    let call_id = s["call_id"].as_str().unwrap().to_string();
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    env.app.trigger_shutdown();
+    let seen = read_until(&mut ws, |v| v["type"] == "ended", false).await;
+    assert_eq!(seen.events.last().unwrap()["reason"], "server_shutdown");
+    let status: String = sqlx::query_scalar("select status from calls where id = $1")
+        .bind(call_id.parse::<uuid::Uuid>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
+    assert_eq!(call_debits(&pool, &call_id).await, 1);
+    env.app.shutdown().await;
+}
