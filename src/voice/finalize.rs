@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     calls::{CallMetrics, CallUsage, repo},
+    chat::repo as chat,
     error::{ApiError, ApiResult},
     state::AppState,
     wallet::{
@@ -40,7 +41,8 @@ pub async fn finalize(
 ) -> ApiResult<Option<Finalized>> {
     let mut tx = state.db.begin().await?;
     let Some(started) = sqlx::query!(
-        r#"select (extract(epoch from (now() - coalesce(started_at, now()))) * 1000)::bigint as "elapsed_ms!"
+        r#"select (extract(epoch from (now() - coalesce(started_at, now()))) * 1000)::bigint as "elapsed_ms!",
+                  user_id, agent_id, conversation_id
            from calls where id = $1 and status in ('queued', 'active') for update"#,
         call_id
     )
@@ -95,6 +97,14 @@ pub async fn finalize(
             .await?;
         }
     }
+    store_conversation(
+        &mut tx,
+        call_id,
+        started.user_id,
+        started.agent_id,
+        started.conversation_id,
+    )
+    .await?;
     sqlx::query!(
         "update voice_sessions set status = 'ended' where call_id = $1",
         call_id
@@ -114,4 +124,70 @@ pub async fn finalize(
         duration_ms: done.duration_ms,
         cost_credits: charged,
     }))
+}
+
+/// The transcript becomes a conversation (the one the session was opened for, else a new
+/// one) so chat can continue where the call left off.
+async fn store_conversation(
+    tx: &mut sqlx::PgConnection,
+    call_id: Uuid,
+    user_id: Uuid,
+    agent_id: Option<Uuid>,
+    conversation_id: Option<Uuid>,
+) -> ApiResult<()> {
+    let turns = sqlx::query!(
+        "select role, content from call_turns where call_id = $1 and content <> '' order by created_at, id",
+        call_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if turns.is_empty() {
+        return Ok(());
+    }
+    let existing = match conversation_id {
+        Some(id) => chat::find_conversation(&mut *tx, user_id, id)
+            .await?
+            .map(|c| c.id),
+        None => None,
+    };
+    let conversation = match existing {
+        Some(id) => id,
+        None => {
+            let title = format!("Voice call {}", chrono::Utc::now().format("%Y-%m-%d %H:%M"));
+            chat::insert_conversation(&mut *tx, Uuid::now_v7(), user_id, Some(&title), agent_id)
+                .await?
+                .id
+        }
+    };
+    let no_calls = serde_json::json!([]);
+    for t in &turns {
+        chat::insert_message(
+            &mut *tx,
+            chat::NewMessage {
+                id: Uuid::now_v7(),
+                conversation_id: conversation,
+                user_id,
+                role: &t.role,
+                content: &t.content,
+                agent_id,
+                tool_calls: &no_calls,
+                usage: None,
+            },
+        )
+        .await?;
+    }
+    sqlx::query!(
+        "update conversations set last_message_at = now() where id = $1",
+        conversation
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update calls set conversation_id = $2 where id = $1",
+        call_id,
+        conversation
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -82,6 +82,16 @@ pub(crate) async fn open(
     channel: &str,
 ) -> ApiResult<Opened> {
     agents::find(&state.db, agent_id, user_id).await?;
+    if let Some(cid) = conversation_id
+        && crate::chat::repo::find_conversation(&state.db, user_id, cid)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::validation(
+            "conversation_id",
+            "no such conversation",
+        ));
+    }
     let session_id = Uuid::now_v7();
     let call_id = Uuid::now_v7();
     let amount = state.settings.billing.call_min_credits.max(1);

@@ -272,6 +272,22 @@ async fn typed_turn_streams_text_audio_and_marks_then_end_finalizes(pool: PgPool
         turns[1]["content"],
         "Sure, I can help with that. What time works?"
     );
+    // The transcript is also a conversation chat can continue.
+    let conversation = call["conversation_id"].as_str().expect("a conversation");
+    let msgs: Value = env
+        .app
+        .get(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &env.user.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let msgs = msgs["data"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0]["content"], "book a meeting");
+    assert_eq!(msgs[1]["role"], "assistant");
     // Wallet: charged what the call cost.
     let (balance, reserved, _) = env.app.wallet(&env.user.access_token).await;
     assert_eq!(reserved, 0);
@@ -605,6 +621,18 @@ async fn session_creation_needs_credits_and_a_visible_agent(pool: PgPool) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = env
+        .app
+        .post_json(
+            "/api/v1/voice/sessions",
+            Some(&env.user.access_token),
+            &json!({"agent_id": agent, "conversation_id": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    let body =
+        crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            .await;
+    assert!(crate::helpers::error_fields(&body).contains(&"conversation_id".to_string()));
 }
 
 #[sqlx::test]
