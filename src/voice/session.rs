@@ -1095,3 +1095,37 @@ async fn llm_reply(
     }
     out.text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Chunker;
+
+    #[test]
+    fn chunker_cuts_at_the_first_clause_then_sentences() {
+        let mut c = Chunker::default();
+        let mut out = Vec::new();
+        for piece in [
+            "Sure",
+            ", I can",
+            " help with that",
+            ", of course. Then",
+            " we go",
+            ".",
+        ] {
+            out.extend(c.push(piece));
+        }
+        out.extend(c.finish());
+        assert_eq!(
+            out,
+            vec!["Sure, I can help with that,", "of course.", "Then we go."]
+        );
+    }
+
+    #[test]
+    fn chunker_waits_for_a_space_after_punctuation() {
+        let mut c = Chunker::default();
+        assert!(c.push("It costs 3.5").is_empty());
+        assert_eq!(c.push(" dollars. Ok"), vec!["It costs 3.5 dollars."]);
+        assert_eq!(c.finish().as_deref(), Some("Ok"));
+    }
+}

@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod bola;
+mod calls;
 mod chat;
 mod events;
 mod foundation;
