@@ -186,6 +186,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/memories", crate::memories::router())
         .nest("/api/v1/conversations", crate::chat::router())
         .nest("/api/v1/chat", crate::chat::socket_router())
+        .nest("/api/v1/voice", crate::voice::router())
+        .merge(crate::voice::bolna_router())
+        .nest("/api/v1/calls", crate::calls::router())
 }
 
 pub fn build_router(state: AppState) -> Router {

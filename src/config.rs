@@ -138,6 +138,13 @@ pub struct BillingSettings {
     pub signup_credits: i64,
     pub call_min_credits: i64,
     pub hold_ttl_secs: i64,
+    /// How often a running call re-prices itself and extends its hold.
+    #[serde(default = "default_call_check_secs")]
+    pub call_check_secs: u64,
+}
+
+fn default_call_check_secs() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@ pub mod assistant;
 pub mod audio;
 pub mod auth;
 pub mod background;
+pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod db;
@@ -28,6 +29,7 @@ pub mod state;
 pub mod tasks;
 pub mod telemetry;
 pub mod users;
+pub mod voice;
 pub mod wallet;
 pub mod web;
 

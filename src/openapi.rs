@@ -29,6 +29,8 @@ use utoipa::{
         (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
         (name = "memories", description = "Memories the assistant keeps about the user"),
         (name = "chat", description = "Conversations with tool-using agents: messages, SSE and WebSocket streaming"),
+        (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
+        (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings"),
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod bola;
+mod calls;
 mod chat;
 mod events;
 mod foundation;
@@ -17,5 +18,6 @@ mod planner;
 mod providers;
 mod tasks;
 mod users;
+mod voice;
 mod wallet;
 mod web;

@@ -1,0 +1,171 @@
+//! `WS /api/v1/voice/sessions/{id}/ws`: the Cadence voice protocol over the session core.
+
+use axum::{
+    extract::{
+        Path, State, WebSocketUpgrade,
+        ws::{Message, WebSocket},
+    },
+    response::Response,
+};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::session::{self, ClientIn, Generation, ServerOut, SessionCtx};
+use crate::{
+    agents::service as agents,
+    auth::WsUser,
+    calls::repo as calls_repo,
+    error::{ApiError, ApiResult},
+    metrics::WsGuard,
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientEvent {
+    Start { sample_rate: u32 },
+    Text { text: String },
+    Mark { name: String },
+    Interrupt,
+    End,
+}
+
+/// Claim a created session for this connection (once) and make its call live.
+pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResult<SessionCtx> {
+    let row = sqlx::query!(
+        r#"update voice_sessions s set status = 'connected'
+           from calls c
+           where s.id = $1 and s.user_id = $2 and s.status = 'created' and s.expires_at > now()
+             and c.id = s.call_id
+           returning s.call_id, s.agent_id, c.hold_id"#,
+        id,
+        user_id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(row) = row else {
+        let exists = sqlx::query_scalar!(
+            "select status from voice_sessions where id = $1 and user_id = $2",
+            id,
+            user_id
+        )
+        .fetch_optional(&state.db)
+        .await?;
+        return Err(match exists {
+            None => ApiError::NotFound,
+            Some(_) => {
+                ApiError::Conflict("this session is already connected, ended or expired".into())
+            }
+        });
+    };
+    calls_repo::start(&state.db, row.call_id).await?;
+    let agent = agents::find(&state.db, row.agent_id, user_id).await?;
+    let hold_id = row
+        .hold_id
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("call without a hold")))?;
+    let hold_amount = sqlx::query_scalar!("select amount from wallet_holds where id = $1", hold_id)
+        .fetch_one(&state.db)
+        .await?;
+    Ok(SessionCtx {
+        session_id: id,
+        call_id: row.call_id,
+        user_id,
+        hold_id,
+        hold_amount,
+        agent,
+        sample_rate: session::PIPELINE_RATE,
+    })
+}
+
+/// The voice session (see API.md "Voice WebSocket protocol"). Authenticate with the
+/// session's `ticket` (or `Authorization`).
+#[utoipa::path(get, path = "/sessions/{id}/ws", tag = "voice",
+    params(("ticket" = Option<String>, Query, description = "single-use ticket from POST /sessions")),
+    responses((status = 101, description = "WebSocket voice session"),
+              (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
+pub async fn session_socket(
+    State(state): State<AppState>,
+    WsUser(user): WsUser,
+    Path(id): Path<Uuid>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let ctx = claim(&state, id, user.user_id).await?;
+    let tracker = state.tasks.clone();
+    Ok(ws.on_upgrade(move |socket| tracker.track_future(serve(state, ctx, socket))))
+}
+
+async fn serve(state: AppState, ctx: SessionCtx, socket: WebSocket) {
+    let _guard = WsGuard::new("voice");
+    let (mut sink, mut stream) = socket.split();
+    let (in_tx, in_rx) = mpsc::channel::<ClientIn>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<ServerOut>(64);
+    let generation = Generation::default();
+
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            let item = match msg {
+                Message::Binary(b) => ClientIn::Audio(crate::audio::pcm16_from_le_bytes(&b)),
+                Message::Text(t) => match serde_json::from_str::<ClientEvent>(&t) {
+                    Ok(ClientEvent::Start { sample_rate }) => ClientIn::Start { sample_rate },
+                    Ok(ClientEvent::Text { text }) => ClientIn::Text(text),
+                    Ok(ClientEvent::Mark { name }) => ClientIn::Mark(name),
+                    Ok(ClientEvent::Interrupt) => ClientIn::Interrupt,
+                    Ok(ClientEvent::End) => ClientIn::End,
+                    Err(_) => continue,
+                },
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if in_tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let gen_w = generation.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(item) = out_rx.recv().await {
+            let msg = match item {
+                ServerOut::Event(v) => {
+                    let last = v["type"] == "ended";
+                    let r = sink.send(Message::Text(v.to_string().into())).await;
+                    if last || r.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                ServerOut::Audio {
+                    generation,
+                    samples,
+                } => {
+                    if generation != gen_w.current() {
+                        continue;
+                    }
+                    Message::Binary(crate::audio::pcm16_to_le_bytes(&samples).into())
+                }
+                ServerOut::Mark { generation, name } => {
+                    if generation != gen_w.current() {
+                        continue;
+                    }
+                    Message::Text(
+                        serde_json::json!({"type": "mark", "name": name})
+                            .to_string()
+                            .into(),
+                    )
+                }
+                ServerOut::Clear => Message::Text(r#"{"type":"clear"}"#.into()),
+            };
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+
+    session::run(state, ctx, in_rx, out_tx, generation).await;
+    let _ = writer.await;
+    reader.abort();
+}
