@@ -114,10 +114,7 @@ pub async fn finalize(
     if let Some(call) = repo::find(&mut *tx, call_id, done.user_id).await? {
         crate::events::publish(&mut *tx, done.user_id, "call.ended", &call).await?;
     }
-    let balance = wallet::wallet(&mut tx, done.user_id).await.ok();
-    if let Some(w) = balance {
-        crate::events::publish(&mut *tx, done.user_id, "wallet.updated", &w).await?;
-    }
+    // `wallet.updated` comes from the ledger trigger when the hold is settled.
     tx.commit().await?;
     tracing::info!(%call_id, reason, cost = charged, "call finalized");
     Ok(Some(Finalized {
