@@ -136,6 +136,16 @@ test('chat: a reply streams in over SSE; stored tool calls are shown', { skip: n
   await page.goto(`${BASE}/#/chat`);
   await page.getByRole('button', { name: 'New conversation' }).click();
   await page.getByRole('textbox', { name: 'Message' }).waitFor();
+  // The simulated model answers this message with a create_task tool call, then text.
+  const sim = process.env.CADENCE_SIM_URL;
+  if (sim) {
+    const queued = await fetch(`${sim}/__sim/script`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'llm', tool_calls: [{ name: 'create_task', arguments: JSON.stringify({ title: 'Buy oat milk' }) }] }),
+    });
+    assert.equal(queued.status, 201);
+  }
   await page.getByRole('textbox', { name: 'Message' }).fill('Create a task called Buy oat milk');
   await page.getByRole('button', { name: 'Send' }).click();
   const reply = page.locator('.msg-assistant').last();
@@ -153,6 +163,14 @@ test('chat: a reply streams in over SSE; stored tool calls are shown', { skip: n
   assert.ok(assistant, 'the reply is stored');
   const calls = (assistant.tool_calls || []).length;
   assert.equal(await reply.locator('.tool-call').count(), calls, 'every tool call of the reply is visible');
+  if (sim) {
+    assert.ok(calls >= 1, 'the scripted tool call was made');
+    assert.match(await reply.locator('.tool-call').first().textContent(), /create_task/);
+    const tasks = await api('GET', '/tasks', { token });
+    const made = tasks.body.data.find((t) => t.title === 'Buy oat milk');
+    assert.ok(made, 'the tool created the task');
+    assert.equal(made.source, 'chat');
+  }
   await screenshot(page, 'real-chat');
   assert.deepEqual(page.problems, []);
   await page.context().close();
