@@ -258,11 +258,11 @@ async fn session(
                 ws.send(Message::Binary(silence.clone().into())).await?;
             }
             _ = &mut next_turn => {
-                if let Some(sent) = turn_sent {
-                    if sent.elapsed() >= TURN_TIMEOUT {
-                        st.turns_failed += 1;
-                        turn_sent = None;
-                    }
+                if let Some(sent) = turn_sent
+                    && sent.elapsed() >= TURN_TIMEOUT
+                {
+                    st.turns_failed += 1;
+                    turn_sent = None;
                 }
                 let done_turns = st.turns + st.turns_failed;
                 if turn_sent.is_none() {
