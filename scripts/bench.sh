@@ -68,6 +68,7 @@ record "GET /api/v1/users/me" $LOADGEN run --url "$BASE/api/v1/users/me" --token
   --concurrency "$CONC" --duration "$DURATION"
 pg_ceiling "users/me query" "select id, email, full_name, avatar_url, timezone, locale, is_superuser, created_at, updated_at from users where id = '$USER_ID';"
 
+rm -f BENCHMARKS.extra.md # scenarios append their sections to it
 for f in scripts/bench.d/*.sh; do
   [ -e "$f" ] || continue
   # shellcheck source=/dev/null

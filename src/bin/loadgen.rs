@@ -5,7 +5,15 @@
 //! loadgen run --url URL [--method GET] [--header 'K: V']... [--body JSON] [--tokens FILE]
 //!             [--concurrency 32] [--duration 10] [--warmup 2]
 //! loadgen register --base http://127.0.0.1:8080 --users 100 --out tokens.txt
+//! loadgen voice --base URL --tokens FILE [--sessions 1] [--duration 10] [--turns 0]
+//!               [--audio] [--text 'Hello there.'] [--server-pid PID] [--ramp-ms 2000]
 //! ```
+//! `voice` opens `--sessions` voice sessions (one agent per user, sessions rotate over the
+//! users), streams real-time silent PCM16 16 kHz microphone audio in 20 ms frames when
+//! `--audio` is given, sends typed turns one after another (up to `--turns` per session, 0:
+//! until `--duration` ends), echoes marks, and measures per-turn latency (client clock:
+//! turn sent → first `response` text and → first audio byte; plus the server's `metrics`
+//! events), outbound audio lateness and jitter, and the server's RSS per session.
 //! In `--body`, `{n}` is replaced by a per-request counter. With `--tokens`, requests rotate
 //! over the bearer tokens in the file (one per line). Output is one JSON object on stdout.
 
@@ -18,6 +26,9 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+
+#[path = "loadgen/voice.rs"]
+mod voice;
 use serde_json::json;
 
 struct Args(Vec<String>);
@@ -55,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     match argv.first().map(String::as_str) {
         Some("run") => run(&args).await,
         Some("register") => register(&args).await,
+        Some("voice") => voice::run(&args).await,
         _ => bail!("usage: loadgen run|register … (see the source header)"),
     }
 }
