@@ -71,8 +71,10 @@ pg_ceiling "users/me query" "select id, email, full_name, avatar_url, timezone, 
 rm -f BENCHMARKS.extra.md # scenarios append their sections to it
 for f in scripts/bench.d/*.sh; do
   [ -e "$f" ] || continue
+  # Each scenario runs in a subshell: one that fails is reported and the others still run
+  # (results go to files, so they survive the subshell).
   # shellcheck source=/dev/null
-  source "$f"
+  ( source "$f" ) || log "scenario $(basename "$f") failed; see the output above"
 done
 
 record "POST /api/v1/auth/login (Argon2id-bound)" $LOADGEN run --url "$BASE/api/v1/auth/login" --method POST \
