@@ -28,6 +28,7 @@ pub mod sim;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;
+pub mod telephony;
 pub mod users;
 pub mod voice;
 pub mod wallet;

@@ -31,6 +31,7 @@ use utoipa::{
         (name = "chat", description = "Conversations with tool-using agents: messages, SSE and WebSocket streaming"),
         (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
         (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings"),
+        (name = "telephony", description = "Phone numbers routed to agents; Twilio voice webhook, media stream and status callbacks"),
     )
 )]
 pub struct ApiDoc;

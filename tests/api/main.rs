@@ -17,6 +17,7 @@ mod payments;
 mod planner;
 mod providers;
 mod tasks;
+mod telephony;
 mod users;
 mod voice;
 mod wallet;

@@ -1,0 +1,24 @@
+//! Telephony: phone numbers routed to agents, and Twilio (voice webhook answering TwiML,
+//! status callbacks), all webhooks verified with `X-Twilio-Signature`.
+
+pub mod numbers;
+pub mod signature;
+pub mod twilio;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+/// `/api/v1/phone-numbers`.
+pub fn numbers_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(numbers::list_numbers, numbers::create_number))
+        .routes(routes!(numbers::delete_number))
+}
+
+/// `/api/v1/telephony/twilio`.
+pub fn twilio_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(twilio::voice_webhook))
+        .routes(routes!(twilio::status_callback))
+}
