@@ -28,8 +28,8 @@ env CADENCE_ENV=production DATABASE_URL="$DB" PORT="$VOICE_PORT" \
   CADENCE__PROVIDERS__ELEVENLABS__API_KEY=sim CADENCE__PROVIDERS__ELEVENLABS__BASE_URL="http://127.0.0.1:$SIM_PORT" \
   ./target/release/cadence >"$WORK/voice-server.log" 2>&1 &
 VOICE_PID=$!
-# bench.sh's trap only knows SERVER_PID: stop ours when the shell exits, however it exits.
-trap 'kill "${SERVER_PID:-}" "${VOICE_PID:-}" "${SIM_PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Runs in its own subshell (scripts/bench.sh): stop what this scenario started when it ends.
+trap 'kill "${VOICE_PID:-}" "${SIM_PID:-}" 2>/dev/null || true' EXIT
 until curl -fsS "$VOICE_BASE/health" >/dev/null 2>&1; do
   kill -0 $VOICE_PID 2>/dev/null || { cat "$WORK/voice-server.log"; die "voice server died"; }
   sleep 0.05
