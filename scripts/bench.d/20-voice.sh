@@ -3,9 +3,9 @@
 # Cadence on another port, against the same bench database, has its providers pointed at
 # the simulator. Sourced by scripts/bench.sh; writes its section to BENCHMARKS.extra.md.
 # shellcheck shell=bash
-VOICE_STEPS="${BENCH_VOICE_STEPS:-25 50 100 200}"
+VOICE_STEPS="${BENCH_VOICE_STEPS:-25 50 100 200 300 400 500}"
 VOICE_STEP_SECS="${BENCH_VOICE_STEP_SECS:-8}"
-VOICE_BUDGET_SECS="${BENCH_VOICE_BUDGET_SECS:-60}"
+VOICE_BUDGET_SECS="${BENCH_VOICE_BUDGET_SECS:-120}"
 VOICE_TURNS="${BENCH_VOICE_TURNS:-20}"
 
 log "voice: building cadence-sim"

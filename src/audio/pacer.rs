@@ -30,9 +30,19 @@ impl Pacer {
 
     /// When a chunk of `samples` may be sent: the playback time of its start minus the lead.
     /// The clock starts with the first chunk.
+    /// When the audio ran dry (everything released has played by now), the listener starts
+    /// again from silence: the timeline is re-anchored so the catch-up is one lead's worth,
+    /// not a burst of everything that is "late".
     pub fn deadline(&mut self, samples: usize) -> Instant {
-        let now = Instant::now();
-        let start = *self.start.get_or_insert(now);
+        self.deadline_at(Instant::now(), samples)
+    }
+
+    fn deadline_at(&mut self, now: Instant, samples: usize) -> Instant {
+        let mut start = *self.start.get_or_insert(now);
+        if start + self.played() < now {
+            start = now.checked_sub(self.played()).unwrap_or(now);
+            self.start = Some(start);
+        }
         let due = start + self.played();
         self.sent += samples as u64;
         due.checked_sub(self.lead).unwrap_or(start).max(start)
@@ -78,5 +88,25 @@ mod tests {
         // A new timeline starts at the next chunk: due immediately.
         let before = Instant::now();
         assert!(p.deadline(320) <= Instant::now().max(before));
+    }
+
+    #[test]
+    fn an_underrun_re_anchors_instead_of_bursting() {
+        let mut p = Pacer::new(16000, Duration::from_millis(100));
+        let t0 = Instant::now();
+        assert_eq!(p.deadline_at(t0, 320 * 10), t0);
+        // 200 ms of audio released; 500 ms pass before the next chunk exists.
+        let now = t0 + Duration::from_millis(500);
+        // Due at once (the listener hears silence), and the timeline now runs from here:
+        assert_eq!(p.deadline_at(now, 320), now - Duration::from_millis(100));
+        // the next chunks fill one lead (100 ms) at once, then follow real time.
+        for _ in 0..4 {
+            assert!(p.deadline_at(now, 320) <= now);
+        }
+        assert_eq!(p.deadline_at(now, 320), now);
+        assert_eq!(p.deadline_at(now, 320), now + Duration::from_millis(20));
+        // Without an underrun nothing moves: 100 ms later the timeline is the same.
+        let later = now + Duration::from_millis(100);
+        assert_eq!(p.deadline_at(later, 320), now + Duration::from_millis(40));
     }
 }

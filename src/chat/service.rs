@@ -47,6 +47,25 @@ pub const DEFAULT_AGENT_ID: Uuid = Uuid::from_u128(0x019a0000_0000_7000_8000_000
 /// Messages of history loaded for the context (the token budget trims further).
 const HISTORY_MESSAGES: i64 = 50;
 
+/// The conversation's latest messages (all but `before`) as model history, oldest first.
+pub(crate) async fn history(
+    db: &PgPool,
+    user_id: Uuid,
+    conversation_id: Uuid,
+    before: Uuid,
+) -> ApiResult<Vec<ChatMessage>> {
+    Ok(
+        repo::recent_messages(db, user_id, conversation_id, before, HISTORY_MESSAGES)
+            .await?
+            .into_iter()
+            .map(Message::try_from)
+            .collect::<ApiResult<Vec<_>>>()?
+            .iter()
+            .filter_map(to_chat)
+            .collect(),
+    )
+}
+
 pub async fn usable_agent(db: &PgPool, user_id: Uuid, id: Uuid) -> ApiResult<Agent> {
     match crate::agents::service::find(db, id, user_id).await {
         Err(ApiError::NotFound) => Err(ApiError::validation(
@@ -258,20 +277,13 @@ pub async fn reply(
     let db = &state.db;
     let user_id = accepted.user_id;
     let agent = &accepted.agent;
-    let history: Vec<ChatMessage> = repo::recent_messages(
+    let history = history(
         db,
         user_id,
         accepted.conversation.id,
         accepted.user_message.id,
-        HISTORY_MESSAGES,
     )
-    .await?
-    .into_iter()
-    .map(Message::try_from)
-    .collect::<ApiResult<Vec<_>>>()?
-    .iter()
-    .filter_map(to_chat)
-    .collect();
+    .await?;
     let messages = assistant::build_context(
         db,
         agent,

@@ -467,15 +467,16 @@ async fn listen(mut socket: WebSocket, state: Arc<SimState>, id: u64, p: ListenP
                         VadEvent::SpeechEnd { at } => {
                             if let Some(u) = current.take() {
                                 let end = at.as_secs_f64();
+                                let endpointing = state.config().stt_endpointing;
                                 out.push(result_msg(
                                     &u.words.join(" "),
                                     u.start,
                                     end,
                                     true,
-                                    true,
+                                    endpointing,
                                     false,
                                 ));
-                                pending_utterance_end = Some(end);
+                                pending_utterance_end = endpointing.then_some(end);
                             }
                         }
                     }

@@ -69,6 +69,9 @@ pub struct SimConfig {
     pub stt_latency_ms: u64,
     /// Split every streamed event into writes of at most this many bytes.
     pub split_bytes: Option<usize>,
+    /// Deepgram marks the end of speech (`speech_final`, `UtteranceEnd`); when off, it only
+    /// sends `is_final` segments, like a recognizer without endpointing.
+    pub stt_endpointing: bool,
 }
 
 impl Default for SimConfig {
@@ -83,6 +86,7 @@ impl Default for SimConfig {
             default_transcript: "hello".into(),
             stt_latency_ms: 0,
             split_bytes: None,
+            stt_endpointing: true,
         }
     }
 }

@@ -49,6 +49,11 @@ pub const RATES: [u32; 4] = [8000, 16000, 24000, 48000];
 const FRAME_MS: u64 = 20;
 /// How far ahead of real time audio is sent.
 const PACER_LEAD: Duration = Duration::from_millis(100);
+/// Local turn-end fallback: this long past the provider's own endpointing windows.
+const VAD_FALLBACK_GRACE_MS: u64 = 200;
+/// How much synthesized audio (in frames) may wait for playback: the next chunk's TTS
+/// starts while up to this much of the current one is still to play.
+const SYNTH_AHEAD_FRAMES: usize = 50;
 const OUT_OF_CREDITS: &str =
     "I'm sorry, your credits have run out, so I have to end the call now. Goodbye.";
 
@@ -64,6 +69,8 @@ pub enum ClientIn {
     Mark(String),
     Interrupt,
     End,
+    /// The far end hung up (a phone call's `stop`).
+    Hangup,
 }
 
 /// To the client.
@@ -104,6 +111,8 @@ pub struct SessionCtx {
     pub hold_id: Uuid,
     pub hold_amount: i64,
     pub agent: Agent,
+    /// The conversation this call continues: its history is the model's context.
+    pub conversation_id: Option<Uuid>,
     /// The client's rate before any `start`.
     pub sample_rate: u32,
 }
@@ -262,10 +271,18 @@ pub async fn run(
         next_turn: 0,
         echoed: HashSet::new(),
         utterance: String::new(),
+        forced_end: false,
         interrupted_count: 0,
         times: TurnTimes::default(),
         last_activity: Instant::now(),
     };
+
+    if let Some(cid) = ctx.conversation_id {
+        match crate::chat::service::history(&state.db, ctx.user_id, cid, Uuid::nil()).await {
+            Ok(h) => ctl.history = h,
+            Err(e) => tracing::warn!(error = ?e, "could not load the conversation's history"),
+        }
+    }
 
     let _ = out
         .send(ServerOut::Event(
@@ -289,6 +306,13 @@ pub async fn run(
     let mut to_pipeline = Resampler::new(rate, PIPELINE_RATE);
     let mut vad = EnergyVad::new(PIPELINE_RATE, VadConfig::default());
     let mut speech_end: Option<Instant> = None;
+    // Local turn detection, for recognizers that never say the speaker is done: once the
+    // VAD heard this much silence after speech and the turn is still open, end it.
+    let stt_cfg = agent.stt_config(PIPELINE_RATE);
+    let vad_fallback = Duration::from_millis(
+        u64::from(stt_cfg.endpointing_ms.max(stt_cfg.utterance_end_ms)) + VAD_FALLBACK_GRACE_MS,
+    );
+    let mut vad_deadline: Option<tokio::time::Instant> = None;
 
     if let Some(w) = agent
         .welcome_message
@@ -322,6 +346,7 @@ pub async fn run(
             msg = input.recv() => match msg {
                 None => break "disconnected".into(),
                 Some(ClientIn::End) => break "client_ended".into(),
+                Some(ClientIn::Hangup) => break "remote_hangup".into(),
                 Some(ClientIn::Start { sample_rate }) => {
                     if RATES.contains(&sample_rate) {
                         rate = sample_rate;
@@ -337,10 +362,12 @@ pub async fn run(
                         match ev {
                             VadEvent::SpeechStart { .. } => {
                                 speech_end = None;
+                                vad_deadline = None;
                                 ctl.last_activity = Instant::now();
                             }
                             VadEvent::SpeechEnd { .. } => {
                                 speech_end = Some(Instant::now());
+                                vad_deadline = Some(tokio::time::Instant::now() + vad_fallback);
                                 ctl.last_activity = Instant::now();
                             }
                         }
@@ -370,6 +397,7 @@ pub async fn run(
             ev = next_stt(&mut stt_rx) => match ev {
                 Some(Ok(ev)) => {
                     if let Some(text) = ctl.stt_event(ev).await {
+                        vad_deadline = None;
                         let now = Instant::now();
                         let stt_ms = speech_end.map(|t| now.saturating_duration_since(t).as_millis() as u64);
                         ctl.times = TurnTimes { stt_ms, user_end: Some(speech_end.unwrap_or(now)) };
@@ -388,6 +416,20 @@ pub async fn run(
                     && ending_after_notice == Some(done)
                 {
                     break "insufficient_credits".into();
+                }
+            }
+            _ = tokio::time::sleep_until(vad_deadline.unwrap_or(max_at)), if vad_deadline.is_some() => {
+                vad_deadline = None;
+                if let Some(text) = ctl.take_utterance() {
+                    // Final text without an end of turn from the recognizer.
+                    let now = Instant::now();
+                    let stt_ms = speech_end.map(|t| now.saturating_duration_since(t).as_millis() as u64);
+                    ctl.times = TurnTimes { stt_ms, user_end: Some(speech_end.unwrap_or(now)) };
+                    ctl.user_turn(text).await;
+                } else if let Some(tx) = &stt_tx {
+                    // Only interim text (or none yet): ask for the final segment now.
+                    ctl.forced_end = true;
+                    let _ = tx.finalize().await;
                 }
             }
             _ = tokio::time::sleep_until(max_at) => break "max_duration".into(),
@@ -539,6 +581,8 @@ struct Controller {
     echoed: HashSet<String>,
     /// Final segments of the user's current utterance.
     utterance: String,
+    /// The local VAD asked the recognizer to finalize: its next final segment ends the turn.
+    forced_end: bool,
     interrupted_count: u32,
     times: TurnTimes,
     last_activity: Instant,
@@ -612,7 +656,7 @@ impl Controller {
                 if is_final {
                     self.utterance = so_far;
                 }
-                if speech_final {
+                if speech_final || (is_final && self.forced_end) {
                     return self.take_utterance();
                 }
                 None
@@ -623,6 +667,7 @@ impl Controller {
     }
 
     fn take_utterance(&mut self) -> Option<String> {
+        self.forced_end = false;
         let text = std::mem::take(&mut self.utterance);
         (!text.trim().is_empty()).then_some(text)
     }
@@ -814,6 +859,14 @@ impl Chunker {
     }
 }
 
+/// Synthesized audio on its way to the pacer.
+enum Spoken {
+    /// One frame at the client's rate.
+    Audio(Vec<i16>),
+    /// The chunk with this text is complete: a mark follows its audio.
+    End(String),
+}
+
 /// One response: LLM (or fixed text) → chunker → TTS → paced audio, marks after chunks.
 async fn respond(
     env: TurnEnv,
@@ -849,16 +902,15 @@ async fn respond(
         }
     };
 
-    let speaker = {
+    // TTS runs ahead of playback (up to `SYNTH_AHEAD` of audio), so the next chunk is being
+    // synthesized while the current one plays and chunk boundaries have no gaps.
+    let (audio_tx, mut audio_rx) = mpsc::channel::<Spoken>(SYNTH_AHEAD_FRAMES);
+    let synthesizer = {
         let env = env.clone();
-        let cancel = cancel.clone();
-        let body = async move {
+        async move {
             let tts = env.agent.tts_provider(&env.state.providers);
             let frame = crate::audio::samples_for_ms(env.rate, FRAME_MS);
-            let mut pacer = Pacer::new(env.rate, PACER_LEAD);
             let mut tts_first: Option<u64> = None;
-            let mut first_audio: Option<Instant> = None;
-            let response_id = Uuid::now_v7();
             while let Some(chunk) = chunk_rx.recv().await {
                 let req = env.agent.tts_request(chunk.clone(), env.rate);
                 env.spent.lock().tts_characters += req.characters() as u64;
@@ -876,16 +928,7 @@ async fn respond(
                 };
                 tts_first.get_or_insert(asked.elapsed().as_millis() as u64);
                 let mut resample = Resampler::new(stream.sample_rate(), env.rate);
-                let mut to_rec = Resampler::new(env.rate, PIPELINE_RATE);
                 let mut pending: Vec<i16> = Vec::new();
-                let gen_at_start = env.generation.current();
-                if first_audio.is_none() {
-                    let _ = env
-                        .out
-                        .send(ServerOut::Event(json!({"type": "audio_start",
-                        "response_id": response_id})))
-                        .await;
-                }
                 let mut done = false;
                 while !done {
                     match stream.next().await {
@@ -906,6 +949,39 @@ async fn respond(
                     while pending.len() >= frame || (done && !pending.is_empty()) {
                         let n = frame.min(pending.len());
                         let samples: Vec<i16> = pending.drain(..n).collect();
+                        if audio_tx.send(Spoken::Audio(samples)).await.is_err() {
+                            return tts_first;
+                        }
+                    }
+                }
+                if audio_tx.send(Spoken::End(chunk)).await.is_err() {
+                    break;
+                }
+            }
+            tts_first
+        }
+    };
+
+    let player = {
+        let env = env.clone();
+        async move {
+            let mut pacer = Pacer::new(env.rate, PACER_LEAD);
+            let mut to_rec = Resampler::new(env.rate, PIPELINE_RATE);
+            let mut first_audio: Option<Instant> = None;
+            let response_id = Uuid::now_v7();
+            // The generation a chunk's audio belongs to (a `clear` makes it stale).
+            let mut chunk_gen: Option<u64> = None;
+            while let Some(item) = audio_rx.recv().await {
+                match item {
+                    Spoken::Audio(samples) => {
+                        let generation = *chunk_gen.get_or_insert_with(|| env.generation.current());
+                        if first_audio.is_none() {
+                            let _ = env
+                                .out
+                                .send(ServerOut::Event(json!({"type": "audio_start",
+                                "response_id": response_id})))
+                                .await;
+                        }
                         pacer.pace(samples.len()).await;
                         if first_audio.is_none() {
                             first_audio = Some(Instant::now());
@@ -916,41 +992,42 @@ async fn respond(
                         if env
                             .out
                             .send(ServerOut::Audio {
-                                generation: gen_at_start,
+                                generation,
                                 samples,
                             })
                             .await
                             .is_err()
                         {
-                            return (tts_first, first_audio);
+                            return first_audio;
                         }
                     }
+                    Spoken::End(text) => {
+                        let generation =
+                            chunk_gen.take().unwrap_or_else(|| env.generation.current());
+                        let name = Uuid::now_v7().to_string();
+                        let _ = env
+                            .out
+                            .send(ServerOut::Mark {
+                                generation,
+                                name: name.clone(),
+                            })
+                            .await;
+                        let _ = env.report.send(TurnMsg::Chunk { turn, name, text }).await;
+                    }
                 }
-                let name = Uuid::now_v7().to_string();
-                let _ = env
-                    .out
-                    .send(ServerOut::Mark {
-                        generation: gen_at_start,
-                        name: name.clone(),
-                    })
-                    .await;
-                let _ = env
-                    .report
-                    .send(TurnMsg::Chunk {
-                        turn,
-                        name,
-                        text: chunk,
-                    })
-                    .await;
             }
             // Let the last audio play before the turn counts as over.
             tokio::time::sleep(PACER_LEAD).await;
-            (tts_first, first_audio)
-        };
-        // Barge-in drops the synthesis at once (its request is cancelled).
+            first_audio
+        }
+    };
+
+    // Barge-in drops the synthesis and playback at once (the TTS request is cancelled).
+    let speaker = {
+        let cancel = cancel.clone();
         async move {
             tokio::select! {
-                r = body => r,
+                r = async { tokio::join!(synthesizer, player) } => r,
                 _ = cancel.cancelled() => (None, None),
             }
         }

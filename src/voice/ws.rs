@@ -39,7 +39,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
            from calls c
            where s.id = $1 and s.user_id = $2 and s.status = 'created' and s.expires_at > now()
              and c.id = s.call_id
-           returning s.call_id, s.agent_id, c.hold_id"#,
+           returning s.call_id, s.agent_id, c.hold_id, c.conversation_id"#,
         id,
         user_id
     )
@@ -75,6 +75,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         hold_id,
         hold_amount,
         agent,
+        conversation_id: row.conversation_id,
         sample_rate: session::PIPELINE_RATE,
     })
 }

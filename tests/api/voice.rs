@@ -124,11 +124,11 @@ pub async fn read_until(ws: &mut WsStream, stop: impl Fn(&Value) -> bool, echo: 
     }
 }
 
-fn of_type<'a>(seen: &'a Seen, t: &str) -> Vec<&'a Value> {
+pub(crate) fn of_type<'a>(seen: &'a Seen, t: &str) -> Vec<&'a Value> {
     seen.events.iter().filter(|e| e["type"] == t).collect()
 }
 
-fn tone(ms: u32, rate: u32) -> Vec<i16> {
+pub(crate) fn tone(ms: u32, rate: u32) -> Vec<i16> {
     let n = (rate * ms / 1000) as usize;
     (0..n)
         .map(|i| {
@@ -149,7 +149,7 @@ async fn send_json(ws: &mut WsStream, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-async fn call_of(env: &VoiceEnv, call_id: &str) -> Value {
+pub(crate) async fn call_of(env: &VoiceEnv, call_id: &str) -> Value {
     let resp = env
         .app
         .get(&format!("/api/v1/calls/{call_id}"), &env.user.access_token)
@@ -159,7 +159,7 @@ async fn call_of(env: &VoiceEnv, call_id: &str) -> Value {
 }
 
 /// Poll (bounded) until the call is completed.
-async fn completed_call(env: &VoiceEnv, call_id: &str) -> Value {
+pub(crate) async fn completed_call(env: &VoiceEnv, call_id: &str) -> Value {
     for _ in 0..200 {
         let c = call_of(env, call_id).await;
         if c["status"] == "completed" {
@@ -170,7 +170,7 @@ async fn completed_call(env: &VoiceEnv, call_id: &str) -> Value {
     panic!("call {call_id} never completed");
 }
 
-async fn call_debits(pool: &PgPool, call_id: &str) -> i64 {
+pub(crate) async fn call_debits(pool: &PgPool, call_id: &str) -> i64 {
     let id: uuid::Uuid = call_id.parse().unwrap();
     sqlx::query_scalar::<_, i64>(
         "select count(*) from ledger_entries e join wallet_holds h on h.transaction_id = e.transaction_id
@@ -182,7 +182,7 @@ async fn call_debits(pool: &PgPool, call_id: &str) -> i64 {
     .unwrap()
 }
 
-async fn hold_status(pool: &PgPool, call_id: &str) -> String {
+pub(crate) async fn hold_status(pool: &PgPool, call_id: &str) -> String {
     let id: uuid::Uuid = call_id.parse().unwrap();
     sqlx::query_scalar::<_, String>(
         "select h.status from wallet_holds h join calls c on c.hold_id = h.id where c.id = $1",
@@ -999,4 +999,132 @@ async fn server_shutdown_ends_live_calls_with_a_final_event(pool: PgPool) {
     assert_eq!(status, "completed");
     assert_eq!(call_debits(&pool, &call_id).await, 1);
     env.app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn local_vad_ends_the_turn_when_the_recognizer_never_does(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let s = open_session(&env, &agent).await;
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    // A recognizer without endpointing: final segments, never `speech_final`/`UtteranceEnd`.
+    env.sim.configure(|c| c.stt_endpointing = false);
+    env.sim.script(Script::transcript("what is on my list"));
+    env.sim.script(Script::llm_text("Nothing yet."));
+    let mut audio = tone(800, 16000);
+    audio.extend(vec![0i16; 16000]);
+    send_audio(&mut ws, &audio, 16000).await;
+    let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
+    assert!(
+        of_type(&seen, "transcript")
+            .iter()
+            .any(|t| t["final"] == true && t["text"] == "what is on my list"),
+        "{:?}",
+        seen.events
+    );
+    assert!(
+        of_type(&seen, "response")
+            .iter()
+            .any(|r| r["text"] == "Nothing yet.")
+    );
+    let listen = env.sim.log_for("deepgram.listen");
+    assert!(!listen[0].messages.iter().any(|m| m.contains("Finalize")));
+
+    // Final text still pending when the silence runs out: the recognizer is asked to
+    // finalize and its next final segment ends the turn.
+    env.sim.configure(|c| c.stt_latency_ms = 2500);
+    env.sim.script(Script::transcript("and tomorrow"));
+    env.sim.script(Script::llm_text("Also nothing."));
+    send_audio(&mut ws, &audio, 16000).await;
+    let seen = read_until(&mut ws, |v| v["type"] == "metrics", true).await;
+    assert!(
+        of_type(&seen, "response")
+            .iter()
+            .any(|r| r["text"] == "Also nothing."),
+        "{:?}",
+        seen.events
+    );
+    let listen = env.sim.log_for("deepgram.listen");
+    assert!(
+        listen[0].messages.iter().any(|m| m.contains("Finalize")),
+        "{:?}",
+        listen[0].messages
+    );
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+}
+
+#[sqlx::test]
+async fn a_call_continuing_a_conversation_starts_from_its_history(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let token = env.user.access_token.clone();
+    let r = env
+        .app
+        .post_json(
+            "/api/v1/conversations",
+            Some(&token),
+            &json!({"title": "Plans", "agent_id": agent}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let conversation: Value = r.json().await.unwrap();
+    let cid = conversation["id"].as_str().unwrap();
+    env.sim
+        .script(Script::llm_text("Noted: the zebra meeting is on Friday."));
+    let r = env
+        .app
+        .post_json(
+            &format!("/api/v1/conversations/{cid}/messages"),
+            Some(&token),
+            &json!({"content": "Remember the zebra meeting is on Friday"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let r = env
+        .app
+        .post_json(
+            "/api/v1/voice/sessions",
+            Some(&token),
+            &json!({"agent_id": agent, "conversation_id": cid}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s: Value = r.json().await.unwrap();
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    env.sim.script(Script::llm_text("On Friday."));
+    send_json(
+        &mut ws,
+        json!({"type": "text", "text": "when is that meeting"}),
+    )
+    .await;
+    read_until(&mut ws, |v| v["type"] == "metrics", true).await;
+    send_json(&mut ws, json!({"type": "end"})).await;
+    read_until(&mut ws, |v| v["type"] == "ended", false).await;
+    // The voice turn's request to the model carried the earlier chat exchange.
+    let chat = env.sim.log_for("openai.chat");
+    let last = chat.last().unwrap().body.to_string();
+    assert!(last.contains("zebra meeting is on Friday"), "{last}");
+    assert!(last.contains("Noted: the zebra meeting"), "{last}");
+    assert!(last.contains("when is that meeting"), "{last}");
+    // And the call's transcript was added to the same conversation.
+    let call = completed_call(&env, s["call_id"].as_str().unwrap()).await;
+    assert_eq!(call["conversation_id"], cid);
+    let msgs: Value = env
+        .app
+        .get(&format!("/api/v1/conversations/{cid}/messages"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = msgs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(contents.contains(&"when is that meeting"), "{contents:?}");
 }
