@@ -1,8 +1,11 @@
 //! Telephony: phone numbers routed to agents, and Twilio (voice webhook answering TwiML,
-//! status callbacks), all webhooks verified with `X-Twilio-Signature`.
+//! status callbacks, the Media Streams WebSocket), all webhooks verified with
+//! `X-Twilio-Signature`.
 
 pub mod numbers;
+pub mod rest;
 pub mod signature;
+pub mod stream;
 pub mod twilio;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -21,4 +24,5 @@ pub fn twilio_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(twilio::voice_webhook))
         .routes(routes!(twilio::status_callback))
+        .routes(routes!(stream::media_stream))
 }

@@ -1,7 +1,9 @@
 //! Telephony: phone numbers (validation, uniqueness, BOLA), Twilio webhook signatures,
-//! the voice webhook's TwiML, and status callbacks driving a call to its settlement.
+//! the voice webhook's TwiML, status callbacks driving a call to its settlement, and
+//! whole phone calls over the Media Streams WebSocket.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use cadence::sim::{Reply, Script, Service};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -12,7 +14,8 @@ use crate::helpers::{assert_problem, error_fields};
 use crate::voice::{VoiceEnv, sim_agent, voice_env};
 
 const PUBLIC: &str = "https://cadence.example";
-const TOKEN: &str = "twilio-test-token";
+/// The simulator's key doubles as the Twilio auth token, so REST hang-ups are accepted.
+const TOKEN: &str = "sk-sim-test";
 
 async fn env(pool: PgPool, extra: &[(&str, &str)]) -> VoiceEnv {
     let mut pairs = vec![
@@ -391,4 +394,349 @@ async fn status_callbacks_drive_the_call_and_settle_it_once(pool: PgPool) {
     assert_eq!(c["status"], "no_answer");
     let (_, reserved, _) = env.app.wallet(t).await;
     assert_eq!(reserved, 0);
+}
+
+/// The phone side of a media stream, as Twilio speaks it.
+struct Phone {
+    ws: crate::helpers::WsStream,
+    stream_sid: &'static str,
+}
+
+/// What the server sent the phone until `stop` matched (or the socket ended / 20 s passed).
+#[derive(Debug, Default)]
+struct Heard {
+    events: Vec<Value>,
+    /// μ-law bytes received in `media` frames.
+    media_bytes: usize,
+    closed: bool,
+}
+
+impl Phone {
+    /// Answer the voice webhook for `to`, then open the stream the TwiML names.
+    async fn call(env: &VoiceEnv, sid: &'static str, to: &'static str) -> (Phone, String) {
+        let r = signed(env, "/api/v1/telephony/twilio/voice", &inbound(sid, to)).await;
+        let xml = r.text().await.unwrap();
+        let token = attr(&xml, "Parameter", "value").expect("a stream token");
+        let call_id = token.split('.').next().unwrap().to_string();
+        let ws = env
+            .app
+            .ws_connect("/api/v1/telephony/twilio/stream", None)
+            .await
+            .expect("ws connect");
+        let mut phone = Phone {
+            ws,
+            stream_sid: "MZ00000000000000000000000000000001",
+        };
+        phone
+            .send(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            .await;
+        phone
+            .send(json!({"event": "start", "sequenceNumber": "1", "streamSid": phone.stream_sid,
+                "start": {"streamSid": phone.stream_sid, "accountSid": "AC123", "callSid": sid,
+                    "tracks": ["inbound"], "customParameters": {"token": token},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+            .await;
+        (phone, call_id)
+    }
+
+    async fn send(&mut self, v: Value) {
+        use futures::SinkExt;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Speak PCM16 at 8 kHz as 20 ms μ-law `media` frames.
+    async fn speak(&mut self, pcm: &[i16]) {
+        for (i, chunk) in pcm.chunks(160).enumerate() {
+            let payload = STANDARD.encode(cadence::audio::mulaw::encode(chunk));
+            let v = json!({"event": "media", "sequenceNumber": (i + 2).to_string(),
+                "streamSid": self.stream_sid,
+                "media": {"track": "inbound", "chunk": (i + 1).to_string(),
+                    "timestamp": (i * 20).to_string(), "payload": payload}});
+            self.send(v).await;
+        }
+    }
+
+    /// Read until `stop` matches; marks are echoed back as Twilio does once played.
+    async fn listen(&mut self, stop: impl Fn(&Value) -> bool) -> Heard {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let mut heard = Heard::default();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, self.ws.next()).await else {
+                heard.closed = true;
+                return heard;
+            };
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    assert_eq!(v["streamSid"], self.stream_sid, "{v}");
+                    match v["event"].as_str().unwrap() {
+                        "media" => {
+                            let bytes = STANDARD
+                                .decode(v["media"]["payload"].as_str().unwrap())
+                                .unwrap();
+                            heard.media_bytes += bytes.len();
+                        }
+                        "mark" => {
+                            self.send(json!({"event": "mark", "streamSid": self.stream_sid,
+                                "mark": {"name": v["mark"]["name"]}}))
+                                .await;
+                        }
+                        "clear" => {}
+                        other => panic!("unexpected event {other}: {v}"),
+                    }
+                    let done = stop(&v);
+                    heard.events.push(v);
+                    if done {
+                        return heard;
+                    }
+                }
+                Message::Close(_) => {
+                    heard.closed = true;
+                    return heard;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn events<'a>(heard: &'a Heard, event: &str) -> Vec<&'a Value> {
+    heard
+        .events
+        .iter()
+        .filter(|e| e["event"] == event)
+        .collect()
+}
+
+/// Speech then silence at 8 kHz, long enough for the simulated recognizer's endpointing.
+fn utterance() -> Vec<i16> {
+    let mut pcm = crate::voice::tone(800, 8000);
+    pcm.extend(vec![0i16; 8000]);
+    pcm
+}
+
+#[sqlx::test]
+async fn media_stream_call_talks_barges_in_and_settles_once_on_stop(pool: PgPool) {
+    let env = env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    add_number(&env, "+14155550100", &agent).await;
+    let (mut phone, call_id) = Phone::call(&env, "CA100", "+14155550100").await;
+
+    // A spoken turn: μ-law in → transcript → reply as μ-law media with our streamSid, then a mark.
+    env.sim.script(Script::transcript("remind me to call mom"));
+    env.sim.script(Script::llm_text("Okay, I will remind you."));
+    phone.speak(&utterance()).await;
+    let heard = phone.listen(|v| v["event"] == "mark").await;
+    assert!(heard.media_bytes > 0, "{heard:?}");
+    assert!(!events(&heard, "media").is_empty());
+    assert_eq!(events(&heard, "mark").len(), 1);
+    // 20 ms frames of 8 kHz μ-law: 160 bytes each.
+    assert!(
+        heard.media_bytes.is_multiple_of(160),
+        "{}",
+        heard.media_bytes
+    );
+    let listen = env.sim.log_for("deepgram.listen");
+    assert_eq!(listen.len(), 1);
+    assert!(listen[0].audio_bytes > 0);
+    let call = crate::voice::call_of(&env, &call_id).await;
+    assert_eq!(call["status"], "active");
+    assert_eq!(call["channel"], "twilio");
+
+    // Barge-in: the caller talks over a long answer → `clear` for this stream.
+    env.sim.script(Script::transcript("tell me a story"));
+    env.sim.script(Script::new(
+        Service::Llm,
+        Reply {
+            text: Some("First part is here. Then a much longer second sentence follows that keeps going and going for a long while.".into()),
+            token_delay_ms: Some(150),
+            omit_usage: true,
+            ..Default::default()
+        },
+    ));
+    env.sim.configure(|c| c.tts_realtime = true);
+    phone.speak(&utterance()).await;
+    let first = phone.listen(|v| v["event"] == "mark").await;
+    assert!(first.media_bytes > 0);
+    env.sim.script(Script::transcript("wait stop please"));
+    phone.speak(&utterance()).await;
+    let seen = phone.listen(|v| v["event"] == "clear").await;
+    assert_eq!(seen.events.last().unwrap()["event"], "clear", "{seen:?}");
+
+    // The caller hangs up: `stop` → the call completes, settled exactly once, and we do
+    // not hang up a call that is already gone.
+    phone
+        .send(
+            json!({"event": "stop", "sequenceNumber": "99", "streamSid": phone.stream_sid,
+            "stop": {"accountSid": "AC123", "callSid": "CA100"}}),
+        )
+        .await;
+    let call = crate::voice::completed_call(&env, &call_id).await;
+    assert_eq!(call["end_reason"], "remote_hangup");
+    assert_eq!(call["metrics"]["interruptions"], 1);
+    assert!(call["usage"]["stt_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(crate::voice::call_debits(&pool, &call_id).await, 1);
+    assert_eq!(crate::voice::hold_status(&pool, &call_id).await, "settled");
+    crate::helpers::assert_ledger_balanced(&pool).await;
+    // A late status callback changes nothing.
+    let r = signed(
+        &env,
+        "/api/v1/telephony/twilio/status",
+        &[
+            ("CallSid", "CA100"),
+            ("CallStatus", "completed"),
+            ("CallDuration", "9"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(crate::voice::call_debits(&pool, &call_id).await, 1);
+    assert!(env.sim.log_for("twilio.call_update").is_empty());
+    let t: Value = env
+        .app
+        .get(
+            &format!("/api/v1/calls/{call_id}/transcript"),
+            &env.user.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"remind me to call mom"), "{texts:?}");
+}
+
+#[sqlx::test]
+async fn media_stream_needs_a_valid_token_and_claims_its_call_once(pool: PgPool) {
+    let env = env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    add_number(&env, "+14155550100", &agent).await;
+    let r = signed(
+        &env,
+        "/api/v1/telephony/twilio/voice",
+        &inbound("CA7", "+14155550100"),
+    )
+    .await;
+    let xml = r.text().await.unwrap();
+    let token = attr(&xml, "Parameter", "value").unwrap();
+    let start = |token: &str| {
+        json!({"event": "start", "streamSid": "MZ7", "start": {"streamSid": "MZ7", "callSid": "CA7",
+            "customParameters": {"token": token}}})
+    };
+    // A forged token (one character of the signature changed), none at all: closed, policy violation.
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [
+        start(&forged),
+        json!({"event": "start", "streamSid": "MZ7", "start": {"customParameters": {}}}),
+    ] {
+        let mut ws = env
+            .app
+            .ws_connect("/api/v1/telephony/twilio/stream", None)
+            .await
+            .unwrap();
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        ws.send(Message::Text(bad.to_string().into()))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .unwrap();
+        match msg {
+            Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1008),
+            other => panic!("expected a policy close, got {other:?}"),
+        }
+    }
+    let call = crate::voice::call_of(&env, token.split('.').next().unwrap()).await;
+    assert_eq!(call["status"], "queued");
+
+    // The real token works once; a second stream with it is refused.
+    let call_id = token.split('.').next().unwrap().to_string();
+    let mut phone = Phone {
+        ws: env
+            .app
+            .ws_connect("/api/v1/telephony/twilio/stream", None)
+            .await
+            .unwrap(),
+        stream_sid: "MZ7",
+    };
+    phone.send(start(&token)).await;
+    env.sim.script(Script::transcript("hello there"));
+    env.sim.script(Script::llm_text("Hi."));
+    phone.speak(&utterance()).await;
+    phone.listen(|v| v["event"] == "mark").await;
+    let mut again = env
+        .app
+        .ws_connect("/api/v1/telephony/twilio/stream", None)
+        .await
+        .unwrap();
+    {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        again
+            .send(Message::Text(start(&token).to_string().into()))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), again.next())
+            .await
+            .unwrap();
+        assert!(
+            matches!(msg, Some(Ok(Message::Close(Some(ref f)))) if u16::from(f.code) == 1008),
+            "{msg:?}"
+        );
+    }
+
+    // Ending from our side (the user deletes the session) hangs the phone up through the REST API.
+    let session_id: uuid::Uuid =
+        sqlx::query_scalar("select id from voice_sessions where call_id = $1")
+            .bind(call_id.parse::<uuid::Uuid>().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let r = env
+        .app
+        .delete(
+            &format!("/api/v1/voice/sessions/{session_id}"),
+            &env.user.access_token,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let heard = phone.listen(|_| false).await;
+    assert!(heard.closed);
+    let call = crate::voice::completed_call(&env, &call_id).await;
+    assert_eq!(call["end_reason"], "deleted");
+    let log = env
+        .sim
+        .wait_for_log(
+            |l| l.iter().any(|e| e.service == "twilio.call_update"),
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    let hangup: Vec<_> = log
+        .iter()
+        .filter(|e| e.service == "twilio.call_update")
+        .collect();
+    assert_eq!(hangup.len(), 1, "{hangup:?}");
+    assert!(
+        hangup[0].path.ends_with("/Calls/CA7.json"),
+        "{}",
+        hangup[0].path
+    );
+    assert_eq!(hangup[0].body["Status"], "completed");
+    assert_eq!(hangup[0].status, 200);
+    assert_eq!(crate::voice::call_debits(&pool, &call_id).await, 1);
 }
