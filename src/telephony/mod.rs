@@ -1,7 +1,10 @@
 //! Telephony: phone numbers routed to agents, and Twilio (voice webhook answering TwiML,
-//! status callbacks), all webhooks verified with `X-Twilio-Signature`.
+//! status callbacks), all webhooks verified with `X-Twilio-Signature`; outbound calls
+//! placed through Twilio's REST API (`rest`, `outbound`).
 
 pub mod numbers;
+pub mod outbound;
+pub mod rest;
 pub mod signature;
 pub mod twilio;
 

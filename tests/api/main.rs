@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod memories;
 mod notes;
+mod outbound;
 mod payments;
 mod planner;
 mod providers;
