@@ -2,6 +2,7 @@
 //! migrated PostgreSQL database from `#[sqlx::test]`.
 
 mod agents;
+mod analytics;
 mod auth;
 mod bola;
 mod calls;
