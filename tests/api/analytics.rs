@@ -415,3 +415,37 @@ async fn usage_parameters_are_validated(pool: PgPool) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test]
+async fn the_openapi_document_describes_usage_and_outbound_calls(pool: PgPool) {
+    let app = crate::helpers::spawn_app(pool).await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usage = &doc["paths"]["/api/v1/analytics/usage"]["get"];
+    assert_eq!(usage["tags"], json!(["analytics"]));
+    let mut names: Vec<&str> = usage["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["from", "granularity", "to"]);
+    assert!(usage["responses"]["200"].is_object());
+    assert!(usage["responses"]["422"].is_object());
+    let create = &doc["paths"]["/api/v1/calls"]["post"];
+    assert!(create["requestBody"].is_object(), "{create}");
+    for status in ["201", "402", "404", "422", "502", "503"] {
+        assert!(create["responses"][status].is_object(), "{status}");
+    }
+    assert!(doc["paths"]["/api/v1/calls"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["CreateCall"].is_object());
+    assert!(doc["components"]["schemas"]["UsagePeriod"].is_object());
+}
