@@ -1,6 +1,7 @@
 //! Cadence: a self-hostable backend for voice-first AI personal assistants.
 
 pub mod agents;
+pub mod analytics;
 pub mod app;
 pub mod assistant;
 pub mod audio;

@@ -77,7 +77,8 @@ pub async fn insert(db: impl PgExecutor<'_>, c: &NewCall<'_>) -> sqlx::Result<()
 /// The call goes live (the client connected).
 pub async fn start(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     let r = sqlx::query!(
-        "update calls set status = 'active', started_at = now() where id = $1 and status = 'queued'",
+        "update calls set status = 'active', started_at = coalesce(started_at, now())
+         where id = $1 and status in ('queued', 'ringing')",
         id
     )
     .execute(db)

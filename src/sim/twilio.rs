@@ -1,4 +1,5 @@
-//! Twilio REST: create an outbound call, update (hang up) a call.
+//! Twilio REST: create an outbound call, update (hang up) a call. Like Twilio with test
+//! credentials, `To` = +15005550001/2/3 is refused (invalid, unreachable, not permitted).
 
 use std::sync::Arc;
 
@@ -73,6 +74,17 @@ pub(super) async fn create_call(
         state.update(id, |e| e.status = 400);
         return twilio_error(400, 21201, "No 'To' or 'From' number is specified");
     };
+    // Twilio's magic test numbers for numbers it cannot call.
+    let refused = match to {
+        "+15005550001" => Some((21217, "Phone number is not a valid phone number")),
+        "+15005550002" => Some((21214, "'To' phone number cannot be reached")),
+        "+15005550003" => Some((21215, "Account not authorized to call this number")),
+        _ => None,
+    };
+    if let Some((code, message)) = refused {
+        state.update(id, |e| e.status = 400);
+        return twilio_error(400, code, message);
+    }
     if body["Url"].is_null() && body["Twiml"].is_null() {
         state.update(id, |e| e.status = 400);
         return twilio_error(400, 21205, "Url or Twiml is required");

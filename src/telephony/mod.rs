@@ -1,8 +1,9 @@
 //! Telephony: phone numbers routed to agents, and Twilio (voice webhook answering TwiML,
 //! status callbacks, the Media Streams WebSocket), all webhooks verified with
-//! `X-Twilio-Signature`.
+//! `X-Twilio-Signature`; outbound calls placed through Twilio's REST API (`rest`, `outbound`).
 
 pub mod numbers;
+pub mod outbound;
 pub mod rest;
 pub mod signature;
 pub mod stream;

@@ -51,7 +51,7 @@ fn verified(
     Ok(params)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -75,7 +75,7 @@ fn twiml(body: String) -> Response {
         .into_response()
 }
 
-fn refuse(message: &str) -> Response {
+pub(super) fn refuse(message: &str) -> Response {
     twiml(format!("<Say>{}</Say><Hangup/>", xml_escape(message)))
 }
 
@@ -124,7 +124,7 @@ fn stream_url(state: &AppState) -> String {
     format!("{ws}/api/v1/telephony/twilio/stream")
 }
 
-fn connect(state: &AppState, call_id: Uuid, agent_id: Uuid) -> Response {
+pub(super) fn connect(state: &AppState, call_id: Uuid, agent_id: Uuid) -> Response {
     let token = stream_token(state, call_id, agent_id);
     twiml(format!(
         "<Connect><Stream url=\"{}\"><Parameter name=\"token\" value=\"{}\"/></Stream></Connect>",
@@ -136,7 +136,8 @@ fn connect(state: &AppState, call_id: Uuid, agent_id: Uuid) -> Response {
 /// Twilio's voice webhook for an inbound call: the called number (`To`) picks the agent
 /// and the wallet that pays; the call is recorded and a hold reserved, and the answer
 /// connects the call to our media stream. Unknown numbers and wallets that cannot pay
-/// get a spoken refusal and a hang-up.
+/// get a spoken refusal and a hang-up. For an outbound call (`POST /api/v1/calls`) the
+/// callee answered, the existing call is connected instead (`outbound::answer`).
 #[utoipa::path(post, path = "/voice", tag = "telephony",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "TwiML", content_type = "text/xml", body = String),
@@ -148,6 +149,9 @@ pub async fn voice_webhook(
     body: Bytes,
 ) -> ApiResult<Response> {
     let params = verified(&state, &uri, &headers, &body)?;
+    if let Some(answer) = super::outbound::answer(&state, &uri, &params).await? {
+        return Ok(answer);
+    }
     let to = param(&params, "To").unwrap_or_default();
     let from = param(&params, "From").unwrap_or_default();
     let call_sid = param(&params, "CallSid");
@@ -201,11 +205,14 @@ pub async fn status_callback(
 ) -> ApiResult<StatusCode> {
     let params = verified(&state, &uri, &headers, &body)?;
     let sid = param(&params, "CallSid").unwrap_or_default();
-    let Some(call_id) =
-        sqlx::query_scalar!("select id from calls where provider_call_sid = $1", sid)
-            .fetch_optional(&state.db)
-            .await?
-    else {
+    let found = sqlx::query_scalar!("select id from calls where provider_call_sid = $1", sid)
+        .fetch_optional(&state.db)
+        .await?;
+    let found = match found {
+        Some(id) => Some(id),
+        None => super::outbound::adopt_call_sid(&state, &uri, sid).await?,
+    };
+    let Some(call_id) = found else {
         // Not ours (or already forgotten): acknowledge so Twilio stops retrying.
         return Ok(StatusCode::NO_CONTENT);
     };

@@ -2,6 +2,7 @@
 //! migrated PostgreSQL database from `#[sqlx::test]`.
 
 mod agents;
+mod analytics;
 mod auth;
 mod bola;
 mod calls;
@@ -13,6 +14,7 @@ mod helpers;
 mod idempotency;
 mod memories;
 mod notes;
+mod outbound;
 mod payments;
 mod planner;
 mod providers;

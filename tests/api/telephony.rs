@@ -21,6 +21,7 @@ async fn env(pool: PgPool, extra: &[(&str, &str)]) -> VoiceEnv {
     let mut pairs = vec![
         ("CADENCE__SERVER__PUBLIC_URL", PUBLIC),
         ("CADENCE__TELEPHONY__TWILIO__AUTH_TOKEN", TOKEN),
+        ("CADENCE__TELEPHONY__TWILIO__ACCOUNT_SID", "AC123"),
     ];
     pairs.extend_from_slice(extra);
     voice_env(pool, &pairs).await
@@ -397,18 +398,18 @@ async fn status_callbacks_drive_the_call_and_settle_it_once(pool: PgPool) {
 }
 
 /// The phone side of a media stream, as Twilio speaks it.
-struct Phone {
+pub(crate) struct Phone {
     ws: crate::helpers::WsStream,
     stream_sid: &'static str,
 }
 
 /// What the server sent the phone until `stop` matched (or the socket ended / 20 s passed).
 #[derive(Debug, Default)]
-struct Heard {
-    events: Vec<Value>,
+pub(crate) struct Heard {
+    pub events: Vec<Value>,
     /// μ-law bytes received in `media` frames.
-    media_bytes: usize,
-    closed: bool,
+    pub media_bytes: usize,
+    pub closed: bool,
 }
 
 impl Phone {
@@ -418,6 +419,11 @@ impl Phone {
         let xml = r.text().await.unwrap();
         let token = attr(&xml, "Parameter", "value").expect("a stream token");
         let call_id = token.split('.').next().unwrap().to_string();
+        (Phone::stream(env, sid, &token).await, call_id)
+    }
+
+    /// Open the media stream Twilio opens for `call_sid` with the TwiML's `token`.
+    pub(crate) async fn stream(env: &VoiceEnv, call_sid: &str, token: &str) -> Phone {
         let ws = env
             .app
             .ws_connect("/api/v1/telephony/twilio/stream", None)
@@ -432,14 +438,14 @@ impl Phone {
             .await;
         phone
             .send(json!({"event": "start", "sequenceNumber": "1", "streamSid": phone.stream_sid,
-                "start": {"streamSid": phone.stream_sid, "accountSid": "AC123", "callSid": sid,
+                "start": {"streamSid": phone.stream_sid, "accountSid": "AC123", "callSid": call_sid,
                     "tracks": ["inbound"], "customParameters": {"token": token},
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
             .await;
-        (phone, call_id)
+        phone
     }
 
-    async fn send(&mut self, v: Value) {
+    pub(crate) async fn send(&mut self, v: Value) {
         use futures::SinkExt;
         self.ws
             .send(tokio_tungstenite::tungstenite::Message::Text(
@@ -450,7 +456,7 @@ impl Phone {
     }
 
     /// Speak PCM16 at 8 kHz as 20 ms μ-law `media` frames.
-    async fn speak(&mut self, pcm: &[i16]) {
+    pub(crate) async fn speak(&mut self, pcm: &[i16]) {
         for (i, chunk) in pcm.chunks(160).enumerate() {
             let payload = STANDARD.encode(cadence::audio::mulaw::encode(chunk));
             let v = json!({"event": "media", "sequenceNumber": (i + 2).to_string(),
@@ -462,7 +468,7 @@ impl Phone {
     }
 
     /// Read until `stop` matches; marks are echoed back as Twilio does once played.
-    async fn listen(&mut self, stop: impl Fn(&Value) -> bool) -> Heard {
+    pub(crate) async fn listen(&mut self, stop: impl Fn(&Value) -> bool) -> Heard {
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         let mut heard = Heard::default();
@@ -507,7 +513,7 @@ impl Phone {
     }
 }
 
-fn events<'a>(heard: &'a Heard, event: &str) -> Vec<&'a Value> {
+pub(crate) fn events<'a>(heard: &'a Heard, event: &str) -> Vec<&'a Value> {
     heard
         .events
         .iter()
@@ -516,7 +522,7 @@ fn events<'a>(heard: &'a Heard, event: &str) -> Vec<&'a Value> {
 }
 
 /// Speech then silence at 8 kHz, long enough for the simulated recognizer's endpointing.
-fn utterance() -> Vec<i16> {
+pub(crate) fn utterance() -> Vec<i16> {
     let mut pcm = crate::voice::tone(800, 8000);
     pcm.extend(vec![0i16; 8000]);
     pcm
