@@ -162,18 +162,16 @@ async fn dial(state: &AppState, call_id: Uuid, from: &str, to: &str) -> ApiResul
 /// The call never got going: complete it (its hold settled for nothing, once) as `failed`.
 async fn fail(state: &AppState, call_id: Uuid) {
     let r = async {
-        let done = finalize::finalize(
+        finalize::finalize(
             state,
             call_id,
             "provider_error",
-            finalize::Outcome::default(),
+            finalize::Outcome {
+                status: Some("failed".into()),
+                ..Default::default()
+            },
         )
         .await?;
-        if done.is_some() {
-            sqlx::query!("update calls set status = 'failed' where id = $1", call_id)
-                .execute(&state.db)
-                .await?;
-        }
         Ok::<_, ApiError>(())
     }
     .await;

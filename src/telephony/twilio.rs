@@ -277,22 +277,16 @@ async fn end_call(state: &AppState, call_id: Uuid, outcome: &str) -> ApiResult<(
     } else {
         outcome
     };
-    let done = crate::voice::finalize::finalize(
+    crate::voice::finalize::finalize(
         state,
         call_id,
         reason,
-        crate::voice::finalize::Outcome::default(),
+        crate::voice::finalize::Outcome {
+            status: (outcome != "completed").then(|| outcome.to_string()),
+            ..Default::default()
+        },
     )
     .await?;
-    if done.is_some() && outcome != "completed" {
-        sqlx::query!(
-            "update calls set status = $2 where id = $1",
-            call_id,
-            outcome
-        )
-        .execute(&state.db)
-        .await?;
-    }
     if let Some(s) = session {
         sqlx::query!(
             "update voice_sessions set status = 'ended' where id = $1",

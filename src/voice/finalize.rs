@@ -24,6 +24,9 @@ pub struct Outcome {
     pub tts_characters: u64,
     pub metrics: CallMetrics,
     pub recording: Option<Vec<u8>>,
+    /// The call's final status when it is not `completed` (`busy`, `no_answer`, `failed`:
+    /// a phone call that never connected).
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +86,15 @@ pub async fn finalize(
     else {
         return Ok(None);
     };
+    if let Some(status) = &outcome.status {
+        sqlx::query!(
+            "update calls set status = $2 where id = $1",
+            call_id,
+            status
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut charged = bill.total_credits;
     if let Some(hold) = done.hold_id {
         let s = wallet::settle(&mut tx, hold, bill.total_credits).await?;

@@ -267,6 +267,7 @@ pub async fn run(
         call_id: ctx.call_id,
         env,
         history: Vec::new(),
+        prior_messages: 0,
         turn: None,
         next_turn: 0,
         echoed: HashSet::new(),
@@ -279,7 +280,10 @@ pub async fn run(
 
     if let Some(cid) = ctx.conversation_id {
         match crate::chat::service::history(&state.db, ctx.user_id, cid, Uuid::nil()).await {
-            Ok(h) => ctl.history = h,
+            Ok(h) => {
+                ctl.prior_messages = h.len();
+                ctl.history = h;
+            }
             Err(e) => tracing::warn!(error = ?e, "could not load the conversation's history"),
         }
     }
@@ -576,6 +580,8 @@ struct Controller {
     call_id: Uuid,
     env: TurnEnv,
     history: Vec<ChatMessage>,
+    /// How many of `history`'s messages came from the conversation before this call.
+    prior_messages: usize,
     turn: Option<Turn>,
     next_turn: u64,
     echoed: HashSet<String>,
@@ -782,8 +788,7 @@ impl Controller {
             llm: spent.llm.clone(),
             tts_characters: spent.tts_characters,
             metrics: CallMetrics {
-                turns: self
-                    .history
+                turns: self.history[self.prior_messages..]
                     .iter()
                     .filter(|m| m.role == crate::providers::llm::Role::User)
                     .count() as u32,
@@ -792,6 +797,7 @@ impl Controller {
                 interruptions: self.interrupted_count,
             },
             recording: recorder.map(|r| r.lock().wav()),
+            status: None,
         }
     }
 }

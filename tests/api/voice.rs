@@ -1113,6 +1113,10 @@ async fn a_call_continuing_a_conversation_starts_from_its_history(pool: PgPool) 
     // And the call's transcript was added to the same conversation.
     let call = completed_call(&env, s["call_id"].as_str().unwrap()).await;
     assert_eq!(call["conversation_id"], cid);
+    assert_eq!(
+        call["metrics"]["turns"], 1,
+        "earlier chat messages are not this call's turns"
+    );
     let msgs: Value = env
         .app
         .get(&format!("/api/v1/conversations/{cid}/messages"), &token)
