@@ -103,6 +103,11 @@ impl Application {
                 token.cancel();
             }
         };
+        // Voice frames and streamed events are small writes: send each at once (no Nagle
+        // waiting on the peer's delayed ACK, which costs up to 40 ms a turn).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -395,6 +395,15 @@ impl Drop for SimHandle {
     }
 }
 
+/// Like a vendor's edge: small streamed writes go out at once.
+fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
+}
+
 /// Start a simulator on `127.0.0.1:0` in this process.
 pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -403,7 +412,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
+        let _ = axum::serve(nodelay(listener), app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
@@ -419,7 +428,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
 /// Serve on `listener` until the process ends (the `cadence-sim` binary).
 pub async fn serve(listener: tokio::net::TcpListener, config: SimConfig) -> anyhow::Result<()> {
     let state = Arc::new(SimState::new(config));
-    axum::serve(listener, router(state)).await?;
+    axum::serve(nodelay(listener), router(state)).await?;
     Ok(())
 }
 

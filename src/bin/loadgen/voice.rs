@@ -228,7 +228,7 @@ async fn session(
             .replacen("https://", "wss://", 1)
             .replacen("http://", "ws://", 1)
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url.as_str(), None, true)
         .await
         .context("voice websocket")?;
 

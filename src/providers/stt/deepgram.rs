@@ -116,7 +116,8 @@ impl DeepgramStt {
                 .parse()
                 .map_err(|_| ProviderError::Auth("the API key is not a valid header".into()))?,
         );
-        let connect = tokio_tungstenite::connect_async(request);
+        // Small audio frames must not wait on Nagle for the previous frame's ACK.
+        let connect = tokio_tungstenite::connect_async_with_config(request, None, true);
         let (ws, _) =
             tokio::time::timeout(self.timeouts.connect + self.timeouts.first_byte, connect)
                 .await
