@@ -7,6 +7,7 @@ mod bola;
 mod calls;
 mod chat;
 mod events;
+mod faults;
 mod foundation;
 mod goals;
 mod helpers;
