@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export SQLX_OFFLINE ?= true
 
-.PHONY: run test lint fmt bench docker sqlx-prepare sqlx-check build clean
+.PHONY: run test lint fmt bench docker sqlx-prepare sqlx-check build clean test-faults soak
 
 run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
 	@scripts/run.sh
@@ -22,6 +22,12 @@ build:
 
 bench:         ## run the benchmarks and rewrite BENCHMARKS.md
 	@scripts/bench.sh
+
+test-faults:   ## fault tests: PostgreSQL outage, failing providers, stalled clients, SIGTERM
+	@scripts/faults.sh
+
+soak:          ## mixed REST + voice load for SOAK_SECONDS (600): flat RSS, no 5xx
+	@scripts/soak.sh
 
 docker:        ## build the container image (needs a Docker engine)
 	docker build -t cadence:latest .

@@ -118,9 +118,9 @@ for i, r in enumerate(results):
         ratios.append(f"- {r['name']}: {100*r['rps']/results[i+1]['rps']:.0f}% of the PostgreSQL ceiling for its query")
 if ratios:
     lines += ["", "## Against the ceiling", ""] + ratios
-extra = "BENCHMARKS.extra.md"
-if os.path.exists(extra):
-    lines += ["", open(extra).read().strip()]
+for extra in ("BENCHMARKS.extra.md", "BENCHMARKS.soak.md"):  # soak: written by `make soak`
+    if os.path.exists(extra):
+        lines += ["", open(extra).read().strip()]
 open("BENCHMARKS.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -14,3 +14,5 @@ cargo test --all-targets "$@"
 if [ -z "${CADENCE_SKIP_E2E:-}" ]; then
   scripts/e2e.sh
 fi
+# Fault tests against the real binary (scripts/faults.sh, ~1.5 min); CADENCE_SKIP_FAULTS=1 leaves them out.
+if [ -z "${CADENCE_SKIP_FAULTS:-}" ]; then scripts/faults.sh; fi

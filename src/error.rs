@@ -217,6 +217,16 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::Unavailable("the database is unavailable, try again shortly".into())
             }
+            // The server going away mid-query (shutdown, crash, restart: SQLSTATE 57P01-57P03)
+            // or a broken connection (class 08) is an outage, not a bug.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the database is unavailable, try again shortly".into())
+            }
             _ => Self::Internal(e.into()),
         }
     }

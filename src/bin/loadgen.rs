@@ -3,10 +3,12 @@
 //!
 //! ```text
 //! loadgen run --url URL [--method GET] [--header 'K: V']... [--body JSON] [--tokens FILE]
-//!             [--concurrency 32] [--duration 10] [--warmup 2]
+//!             [--concurrency 32] [--duration 10] [--warmup 2] [--rate R]
 //! loadgen register --base http://127.0.0.1:8080 --users 100 --out tokens.txt
 //! loadgen voice --base URL --tokens FILE [--sessions 1] [--duration 10] [--turns 0]
 //!               [--audio] [--text 'Hello there.'] [--server-pid PID] [--ramp-ms 2000]
+//!               [--turn-gap-ms 0]
+//! loadgen creates|fault-provider|fault-stall|fault-sessions …   (fault tests: loadgen/faults.rs)
 //! ```
 //! `voice` opens `--sessions` voice sessions (one agent per user, sessions rotate over the
 //! users), streams real-time silent PCM16 16 kHz microphone audio in 20 ms frames when
@@ -14,7 +16,8 @@
 //! until `--duration` ends), echoes marks, and measures per-turn latency (client clock:
 //! turn sent → first `response` text and → first audio byte; plus the server's `metrics`
 //! events), outbound audio lateness and jitter, and the server's RSS per session.
-//! In `--body`, `{n}` is replaced by a per-request counter. With `--tokens`, requests rotate
+//! `--rate` paces the workers to R requests/s in total (open loop) instead of closed loop;
+//! `status_5xx_total` counts 5xx answers during warm-up too. In `--body`, `{n}` is replaced by a per-request counter. With `--tokens`, requests rotate
 //! over the bearer tokens in the file (one per line). Output is one JSON object on stdout.
 
 use std::{
@@ -27,6 +30,8 @@ use std::{
 
 use anyhow::{Context, bail};
 
+#[path = "loadgen/faults.rs"]
+mod faults;
 #[path = "loadgen/voice.rs"]
 mod voice;
 use serde_json::json;
@@ -67,7 +72,11 @@ async fn main() -> anyhow::Result<()> {
         Some("run") => run(&args).await,
         Some("register") => register(&args).await,
         Some("voice") => voice::run(&args).await,
-        _ => bail!("usage: loadgen run|register … (see the source header)"),
+        Some("creates") => faults::creates(&args).await,
+        Some("fault-provider") => faults::provider(&args).await,
+        Some("fault-stall") => faults::stall(&args).await,
+        Some("fault-sessions") => faults::sessions(&args).await,
+        _ => bail!("usage: loadgen run|register|voice|creates|fault-… (see the source header)"),
     }
 }
 
@@ -140,6 +149,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             .collect(),
         None => Vec::new(),
     });
+    // With --rate, the workers together start at most this many requests per second
+    // (open-loop pacing for the soak); without it, closed-loop as fast as they can.
+    let rate: f64 = args.num("--rate", 0.0)?;
+    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
     let c = client(concurrency)?;
     let counter = Arc::new(AtomicU64::new(0));
     let recording = Arc::new(AtomicBool::new(false));
@@ -159,9 +172,20 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         );
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
-            let (mut errors, mut non_2xx) = (0u64, 0u64);
+            let (mut errors, mut non_2xx, mut s5xx) = (0u64, 0u64, 0u64);
             let mut i = w;
+            let mut tick = interval.map(|d| {
+                let mut t = tokio::time::interval_at(
+                    tokio::time::Instant::now() + d.mul_f64(w as f64 / concurrency as f64),
+                    d,
+                );
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(t) = &mut tick {
+                    t.tick().await;
+                }
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let mut rb = c.request(method.clone(), &url);
                 for (k, v) in &headers {
@@ -181,6 +205,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                 let ok = match result {
                     Ok(resp) => {
                         let success = resp.status().is_success();
+                        if resp.status().is_server_error() {
+                            s5xx += 1;
+                        }
                         let _ = resp.bytes().await;
                         Some(success)
                     }
@@ -196,7 +223,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                     }
                 }
             }
-            (lat, errors, non_2xx)
+            (lat, errors, non_2xx, s5xx)
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
@@ -207,12 +234,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
-    let (mut errors, mut non_2xx) = (0, 0);
+    let (mut errors, mut non_2xx, mut s5xx) = (0, 0, 0);
     for w in workers {
-        let (lat, e, n) = w.await?;
+        let (lat, e, n, x) = w.await?;
         all.extend(lat);
         errors += e;
         non_2xx += n;
+        s5xx += x;
     }
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -227,6 +255,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         json!({
             "url": url, "method": method.as_str(), "concurrency": concurrency,
             "requests": all.len(), "errors": errors, "non_2xx": non_2xx,
+            "status_5xx_total": s5xx,
             "duration_s": (elapsed * 100.0).round() / 100.0,
             "rps": ((all.len() as f64 / elapsed) * 10.0).round() / 10.0,
             "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),

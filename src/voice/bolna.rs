@@ -15,7 +15,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::session::{self, ClientIn, Generation, ServerOut};
+use super::{
+    session::{self, ClientIn, Generation, ServerOut},
+    ws::send_within,
+};
 use crate::{auth::WsUser, error::ApiResult, metrics::WsGuard, state::AppState};
 
 #[derive(Debug, Deserialize)]
@@ -80,13 +83,20 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
         }
     });
 
+    // A client that stops reading is dropped (see ws.rs `send_within`).
+    let send_timeout =
+        std::time::Duration::from_secs(state.settings.events.send_timeout_secs.max(1));
+    let reader_abort = reader.abort_handle();
     let gen_w = generation.clone();
     let writer = tokio::spawn(async move {
         let mut opened_chunk = false;
         loop {
             let item = tokio::select! {
                 Some(()) = ack_rx.recv() => {
-                    if sink.send(Message::Text(r#"{"type":"ack"}"#.into())).await.is_err() { break; }
+                    if !send_within(&mut sink, Message::Text(r#"{"type":"ack"}"#.into()), send_timeout).await {
+                        reader_abort.abort();
+                        return;
+                    }
                     continue;
                 }
                 item = out_rx.recv() => match item { Some(i) => i, None => break },
@@ -97,7 +107,12 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
                         vec![json!({"type": "text", "data": v["text"]})]
                     }
                     Some("ended") => {
-                        let _ = sink.send(Message::Text(v.to_string().into())).await;
+                        let _ = send_within(
+                            &mut sink,
+                            Message::Text(v.to_string().into()),
+                            send_timeout,
+                        )
+                        .await;
                         break;
                     }
                     Some("error") => vec![v],
@@ -132,16 +147,14 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
                 }
             };
             for f in frames {
-                if sink
-                    .send(Message::Text(f.to_string().into()))
-                    .await
-                    .is_err()
+                if !send_within(&mut sink, Message::Text(f.to_string().into()), send_timeout).await
                 {
+                    reader_abort.abort();
                     return;
                 }
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(send_timeout, sink.send(Message::Close(None))).await;
     });
 
     session::run(state, ctx, in_rx, out_tx, generation).await;

@@ -1,5 +1,7 @@
 //! `WS /api/v1/voice/sessions/{id}/ws`: the Cadence voice protocol over the session core.
 
+use std::time::Duration;
+
 use axum::{
     extract::{
         Path, State, WebSocketUpgrade,
@@ -7,7 +9,7 @@ use axum::{
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt, stream::SplitSink};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -126,14 +128,25 @@ async fn serve(state: AppState, ctx: SessionCtx, socket: WebSocket) {
         }
     });
 
+    // A client that stops reading must not stall the session (its writes would block
+    // once the socket's buffers fill): a frame that cannot be sent within the timeout
+    // drops the connection, and stopping the reader ends the session as a disconnect.
+    let send_timeout = Duration::from_secs(state.settings.events.send_timeout_secs.max(1));
+    let reader_abort = reader.abort_handle();
     let gen_w = generation.clone();
     let writer = tokio::spawn(async move {
         while let Some(item) = out_rx.recv().await {
             let msg = match item {
                 ServerOut::Event(v) => {
                     let last = v["type"] == "ended";
-                    let r = sink.send(Message::Text(v.to_string().into())).await;
-                    if last || r.is_err() {
+                    let ok =
+                        send_within(&mut sink, Message::Text(v.to_string().into()), send_timeout)
+                            .await;
+                    if !ok {
+                        reader_abort.abort();
+                        return;
+                    }
+                    if last {
                         break;
                     }
                     continue;
@@ -159,14 +172,32 @@ async fn serve(state: AppState, ctx: SessionCtx, socket: WebSocket) {
                 }
                 ServerOut::Clear => Message::Text(r#"{"type":"clear"}"#.into()),
             };
-            if sink.send(msg).await.is_err() {
-                break;
+            if !send_within(&mut sink, msg, send_timeout).await {
+                reader_abort.abort();
+                return;
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(send_timeout, sink.send(Message::Close(None))).await;
     });
 
     session::run(state, ctx, in_rx, out_tx, generation).await;
     let _ = writer.await;
     reader.abort();
+}
+
+/// Send one frame; `false` when the connection failed or the client has not taken the
+/// frame within `limit` (it stopped reading).
+pub(crate) async fn send_within(
+    sink: &mut SplitSink<WebSocket, Message>,
+    msg: Message,
+    limit: Duration,
+) -> bool {
+    match tokio::time::timeout(limit, sink.send(msg)).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            metrics::counter!("voice_slow_clients_closed_total").increment(1);
+            tracing::warn!("voice client is not reading; closing its connection");
+            false
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod bola;
 mod calls;
 mod chat;
 mod events;
+mod faults;
 mod foundation;
 mod goals;
 mod helpers;

@@ -80,6 +80,8 @@ struct Plan {
     turns: u64,
     audio: bool,
     text: String,
+    /// Pause between a turn's end and the next turn.
+    turn_gap: Duration,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
@@ -103,6 +105,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         text: args
             .value("--text")
             .unwrap_or_else(|| "Hello there, how is my day looking?".into()),
+        turn_gap: Duration::from_millis(args.num("--turn-gap-ms", 0)?),
     });
     let c = client(16)?;
 
@@ -340,7 +343,7 @@ async fn session(
                                     st.turns += 1;
                                 }
                                 playback = None;
-                                next_turn.as_mut().reset(tokio::time::Instant::now());
+                                next_turn.as_mut().reset(tokio::time::Instant::now() + plan.turn_gap);
                             }
                             "error" => st.errors.push(format!("server error event: {v}")),
                             "ended" => break,
