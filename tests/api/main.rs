@@ -6,6 +6,7 @@ mod auth;
 mod bola;
 mod calls;
 mod chat;
+mod contract;
 mod events;
 mod foundation;
 mod goals;
