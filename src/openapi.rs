@@ -118,12 +118,12 @@ pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
                 let RefOr::T(response) = response else {
                     continue;
                 };
-                if code.starts_with('4') || code.starts_with('5') {
-                    if let Some(content) = response.content.shift_remove("application/json") {
-                        response
-                            .content
-                            .insert(crate::error::PROBLEM_JSON.to_string(), content);
-                    }
+                if (code.starts_with('4') || code.starts_with('5'))
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response
+                        .content
+                        .insert(crate::error::PROBLEM_JSON.to_string(), content);
                 }
             }
         }
