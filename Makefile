@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export SQLX_OFFLINE ?= true
 
-.PHONY: run test lint fmt bench docker sqlx-prepare sqlx-check build clean test-faults soak
+.PHONY: run test lint fmt bench fuzz schemathesis docker sqlx-prepare sqlx-check build clean test-faults soak
 
 run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
 	@scripts/run.sh
@@ -28,6 +28,12 @@ test-faults:   ## fault tests: PostgreSQL outage, failing providers, stalled cli
 
 soak:          ## mixed REST + voice load for SOAK_SECONDS (600): flat RSS, no 5xx
 	@scripts/soak.sh
+
+fuzz:          ## run each cargo-fuzz target briefly (FUZZ_SECONDS, default 30); fails on a crash
+	@scripts/fuzz.sh
+
+schemathesis:  ## property-based API tests from /api/v1/openapi.json against a built server
+	@scripts/schemathesis.sh
 
 docker:        ## build the container image (needs a Docker engine)
 	docker build -t cadence:latest .

@@ -10,6 +10,10 @@ DATABASE_URL=$(ensure_database "$server" cadence_test)
 export DATABASE_URL SQLX_OFFLINE=true
 log "running the test suite against ${server}"
 cargo test --all-targets "$@"
+# Schemathesis against the OpenAPI document; CADENCE_SKIP_SCHEMATHESIS=1 leaves it out.
+if [ -z "${CADENCE_SKIP_SCHEMATHESIS:-}" ]; then
+  scripts/schemathesis.sh
+fi
 # Browser tests of the web console (headless Chromium); CADENCE_SKIP_E2E=1 leaves them out.
 if [ -z "${CADENCE_SKIP_E2E:-}" ]; then
   scripts/e2e.sh

@@ -203,7 +203,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let (api, openapi) = api_router().split_for_parts();
+    let (api, mut openapi) = api_router().split_for_parts();
+    crate::openapi::document_errors(&mut openapi);
     let settings = state.settings.clone();
 
     let router = api

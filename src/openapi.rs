@@ -53,3 +53,80 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// Complete every operation's error responses in the merged document: each error body the API
+/// sends is `application/problem+json` (annotations that say `body = Problem` get that content
+/// type), and the errors any route of its shape can give are declared where its annotation
+/// leaves them out: 401 behind the bearer scheme, 400 for a malformed parameter or body, 404 for
+/// a path with an id, 413/415/422 for a JSON body, 422 for query and header parameters.
+/// Schemathesis (`make schemathesis`) checks every response against this.
+pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, path::ParameterIn};
+
+    let problem = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.options,
+            &mut item.head,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+            let has_other = params.iter().any(|p| p.parameter_in != ParameterIn::Path);
+            let has_body = op.request_body.is_some();
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| problem(description));
+            };
+            if secured {
+                add("401", "Missing, invalid or expired access token");
+            }
+            if has_path || has_other || has_body {
+                add("400", "Malformed parameter or request body");
+            }
+            if has_path {
+                add("404", "Not found (or not yours)");
+            }
+            if has_body {
+                add("413", "Request body is too large");
+                add("415", "Unsupported request content type");
+            }
+            if has_other || has_body {
+                add("422", "Validation failed");
+            }
+            for (code, response) in responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if (code.starts_with('4') || code.starts_with('5'))
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response
+                        .content
+                        .insert(crate::error::PROBLEM_JSON.to_string(), content);
+                }
+            }
+        }
+    }
+}

@@ -107,7 +107,10 @@ pub fn bad_db_value(kind: &str, value: &str) -> ApiError {
 /// An enum stored as text: serde, OpenAPI, `as_str`, `FromStr` and the list of values.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    // `$text:tt`, not `:literal`: a `literal` fragment reaches derive macros wrapped in an
+    // invisible group, which utoipa does not see through (the schema listed the variant
+    // names, `Active`, where serde writes `active`).
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         $vis enum $name {

@@ -77,6 +77,16 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The key in an `Idempotency-Key` header value (422 when it is not 1..=255 characters of
+/// visible ASCII). Reads untrusted bytes: fuzzed (`fuzz/`).
+pub fn parse_header(raw: &HeaderValue) -> Result<String, ApiError> {
+    let key = raw
+        .to_str()
+        .map_err(|_| ApiError::validation("Idempotency-Key", "must be printable ASCII text"))?;
+    check_key(key)?;
+    Ok(key.to_string())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
@@ -88,17 +98,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .map(|u| u.0.path().to_string())
             .unwrap_or_else(|| parts.uri.path().to_string());
         let route = format!("{} {path}", parts.method);
-        let Some(raw) = parts.headers.get(HEADER) else {
-            return Ok(Self { key: None, route });
-        };
-        let key = raw
-            .to_str()
-            .map_err(|_| ApiError::validation("Idempotency-Key", "must be printable ASCII text"))?;
-        check_key(key)?;
-        Ok(Self {
-            key: Some(key.to_string()),
-            route,
-        })
+        let key = parts.headers.get(HEADER).map(parse_header).transpose()?;
+        Ok(Self { key, route })
     }
 }
 

@@ -101,7 +101,75 @@ where
 }
 
 /// Parse JSON into `T`, mapping serde errors to 400 (syntax) or 422 (shape, with the field).
+///
+/// Two things PostgreSQL cannot take back are refused (422 naming the field) instead of
+/// failing at the database as a 500 (both found by Schemathesis): U+0000 in a string or key
+/// (`text` and `jsonb` cannot hold it), and numbers beyond ±1e300 (`jsonb` keeps them as exact
+/// decimals and gives them back as hundreds of digits that do not read back as `f64`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_json_inner(bytes)?;
+    // Only bodies that can hold either are walked: U+0000 can only be written as an escape
+    // (a raw 0x00 is a syntax error), and such a number needs an exponent of 3 digits.
+    let suspicious = bytes.windows(6).any(|w| w == b"\\u0000")
+        || bytes.iter().enumerate().any(|(i, b)| {
+            let rest = &bytes[i + 1..];
+            let rest = rest
+                .strip_prefix(b"+")
+                .or(rest.strip_prefix(b"-"))
+                .unwrap_or(rest);
+            matches!(b, b'e' | b'E') && rest.iter().take_while(|d| d.is_ascii_digit()).count() >= 3
+        });
+    if suspicious
+        && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some((field, message)) = unstorable(&doc, String::new())
+    {
+        return Err(ApiError::validation(field, message));
+    }
+    Ok(value)
+}
+
+/// Largest magnitude of a JSON number in a request body.
+pub const MAX_JSON_NUMBER: f64 = 1e300;
+
+/// Where in `v` (`a.b[0]`) a value PostgreSQL cannot store and give back is, and why.
+fn unstorable(v: &serde_json::Value, at: String) -> Option<(String, &'static str)> {
+    use serde_json::Value;
+    let here = |at: String| {
+        if at.is_empty() {
+            "body".to_string()
+        } else {
+            at
+        }
+    };
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    const NUL: &str = "must not contain the NUL character (\\u0000)";
+    match v {
+        Value::String(s) if s.contains('\0') => Some((here(at), NUL)),
+        Value::Number(n) if n.as_f64().is_some_and(|x| x.abs() > MAX_JSON_NUMBER) => {
+            Some((here(at), "must be a number between -1e300 and 1e300"))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| unstorable(item, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if k.contains('\0') {
+                Some((join(&k.replace('\0', "\\u0000")), NUL))
+            } else {
+                unstorable(item, join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn parse_json_inner<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -161,6 +229,26 @@ mod tests {
             ApiError::Validation(v) => v[0].field.clone(),
             other => panic!("expected validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        // Schemathesis found these as 500s: PostgreSQL refuses U+0000 in text and jsonb.
+        let e = parse_json::<Body>(br#"{"title":"a\u0000b"}"#).unwrap_err();
+        assert_eq!(field_of(e), "title");
+        let e = parse_json::<serde_json::Value>(br#"{"metadata":{"k\u0000":[1]}}"#).unwrap_err();
+        assert_eq!(field_of(e), "metadata.k\\u0000");
+        let e = parse_json::<serde_json::Value>(br#"{"tags":["x","\u0000"]}"#).unwrap_err();
+        assert_eq!(field_of(e), "tags[1]");
+        let e = parse_json::<serde_json::Value>(br#"{"a":[{"b":1.7976931348623157e+308}]}"#)
+            .unwrap_err();
+        assert_eq!(field_of(e), "a[0].b");
+        let e = parse_json::<serde_json::Value>(br#"{"n":-2E301}"#).unwrap_err();
+        assert_eq!(field_of(e), "n");
+        assert!(parse_json::<serde_json::Value>(br#"{"a":1e299,"b":-1e-300}"#).is_ok());
+        // An escaped backslash followed by "u0000" is just text.
+        let ok = parse_json::<Body>(br#"{"title":"C:\\u0000"}"#).unwrap();
+        assert_eq!(ok.title, "C:\\u0000");
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl Pagination {
 #[allow(dead_code)]
 pub struct PageParams {
     /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -18,7 +18,15 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::parse(parts.uri.query().unwrap_or("")))
+        let params = Self::parse(parts.uri.query().unwrap_or(""));
+        // PostgreSQL text cannot hold U+0000 (`?q=%00` was a 500, found by Schemathesis).
+        if let Some((k, _)) = params.0.iter().find(|(_, v)| v.contains('\0')) {
+            return Err(ApiError::validation(
+                k,
+                "must not contain the NUL character (%00)",
+            ));
+        }
+        Ok(params)
     }
 }
 

@@ -8,6 +8,14 @@ use subtle::ConstantTimeEq;
 
 type HmacSha1 = Hmac<Sha1>;
 
+/// The `(key, value)` pairs of an `application/x-www-form-urlencoded` webhook body, in order.
+/// Reads untrusted bytes: fuzzed (`fuzz/`).
+pub fn form_params(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// The signature Twilio sends for a request to `url` with form `params`.
 pub fn sign(token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();

@@ -25,7 +25,10 @@ use crate::{
     audio::mulaw,
     metrics::WsGuard,
     state::AppState,
-    voice::session::{self, ClientIn, Generation, ServerOut},
+    voice::{
+        session::{self, ClientIn, Generation, ServerOut},
+        ws::send_within,
+    },
 };
 
 /// How long Twilio has to send `start` after connecting.
@@ -230,6 +233,10 @@ async fn serve(state: AppState, socket: WebSocket) {
         }
     });
 
+    // Twilio not taking our frames (a stalled connection) must not stall the call: a frame
+    // that cannot be sent in time drops the stream, which ends the call as a disconnect.
+    let send_timeout = Duration::from_secs(state.settings.events.send_timeout_secs.max(1));
+    let reader_abort = reader.abort_handle();
     let gen_w = generation.clone();
     let sid = stream_sid.clone();
     let writer = tokio::spawn(async move {
@@ -262,15 +269,18 @@ async fn serve(state: AppState, socket: WebSocket) {
                 }
                 ServerOut::Clear => json!({"event": "clear", "streamSid": sid}),
             };
-            if sink
-                .send(Message::Text(frame.to_string().into()))
-                .await
-                .is_err()
+            if !send_within(
+                &mut sink,
+                Message::Text(frame.to_string().into()),
+                send_timeout,
+            )
+            .await
             {
-                break;
+                reader_abort.abort();
+                return;
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(send_timeout, sink.send(Message::Close(None))).await;
     });
 
     let ended = session::run(state.clone(), ctx, in_rx, out_tx, generation).await;

@@ -35,9 +35,7 @@ fn verified(
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Vec<(String, String)>> {
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = signature::form_params(body);
     let received = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())

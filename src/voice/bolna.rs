@@ -21,13 +21,27 @@ use super::{
 };
 use crate::{auth::WsUser, error::ApiResult, metrics::WsGuard, state::AppState};
 
+/// A client frame of the Bolna protocol.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum BolnaIn {
+pub enum BolnaIn {
     Audio { data: String },
     Text { data: String },
     Mark { name: String },
     Init {},
+}
+
+/// Parse a text frame (`None` when it is not a known frame: ignored). Reads untrusted
+/// bytes: fuzzed (`fuzz/`).
+pub fn parse_frame(text: &str) -> Option<BolnaIn> {
+    serde_json::from_str(text).ok()
+}
+
+/// The PCM16 samples of an `audio` frame's base64 `data` (`None` when it is not base64).
+pub fn decode_audio(data: &str) -> Option<Vec<i16>> {
+    b64.decode(data.as_bytes())
+        .ok()
+        .map(|bytes| crate::audio::pcm16_from_le_bytes(&bytes))
 }
 
 /// Bolna-compatible voice WebSocket for an agent (auth by `Authorization` or `?ticket=`).
@@ -60,18 +74,18 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
     let reader = tokio::spawn(async move {
         while let Some(Ok(msg)) = stream.next().await {
             let item = match msg {
-                Message::Text(t) => match serde_json::from_str::<BolnaIn>(&t) {
-                    Ok(BolnaIn::Audio { data }) => match b64.decode(data.as_bytes()) {
-                        Ok(bytes) => ClientIn::Audio(crate::audio::pcm16_from_le_bytes(&bytes)),
-                        Err(_) => continue,
+                Message::Text(t) => match parse_frame(&t) {
+                    Some(BolnaIn::Audio { data }) => match decode_audio(&data) {
+                        Some(samples) => ClientIn::Audio(samples),
+                        None => continue,
                     },
-                    Ok(BolnaIn::Text { data }) => ClientIn::Text(data),
-                    Ok(BolnaIn::Mark { name }) => ClientIn::Mark(name),
-                    Ok(BolnaIn::Init {}) => {
+                    Some(BolnaIn::Text { data }) => ClientIn::Text(data),
+                    Some(BolnaIn::Mark { name }) => ClientIn::Mark(name),
+                    Some(BolnaIn::Init {}) => {
                         let _ = ack_tx.send(()).await;
                         continue;
                     }
-                    Err(_) => continue,
+                    None => continue,
                 },
                 Message::Binary(b) => ClientIn::Audio(crate::audio::pcm16_from_le_bytes(&b)),
                 Message::Close(_) => break,

@@ -34,6 +34,18 @@ enum ClientEvent {
     End,
 }
 
+/// A text frame of the voice protocol as session input; `None` for anything that is not a
+/// known event (the session ignores it). Reads untrusted bytes: fuzzed (`fuzz/`).
+pub fn parse_client_event(text: &str) -> Option<ClientIn> {
+    Some(match serde_json::from_str::<ClientEvent>(text).ok()? {
+        ClientEvent::Start { sample_rate } => ClientIn::Start { sample_rate },
+        ClientEvent::Text { text } => ClientIn::Text(text),
+        ClientEvent::Mark { name } => ClientIn::Mark(name),
+        ClientEvent::Interrupt => ClientIn::Interrupt,
+        ClientEvent::End => ClientIn::End,
+    })
+}
+
 /// Claim a created session for this connection (once) and make its call live.
 pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResult<SessionCtx> {
     let row = sqlx::query!(
@@ -111,13 +123,9 @@ async fn serve(state: AppState, ctx: SessionCtx, socket: WebSocket) {
         while let Some(Ok(msg)) = stream.next().await {
             let item = match msg {
                 Message::Binary(b) => ClientIn::Audio(crate::audio::pcm16_from_le_bytes(&b)),
-                Message::Text(t) => match serde_json::from_str::<ClientEvent>(&t) {
-                    Ok(ClientEvent::Start { sample_rate }) => ClientIn::Start { sample_rate },
-                    Ok(ClientEvent::Text { text }) => ClientIn::Text(text),
-                    Ok(ClientEvent::Mark { name }) => ClientIn::Mark(name),
-                    Ok(ClientEvent::Interrupt) => ClientIn::Interrupt,
-                    Ok(ClientEvent::End) => ClientIn::End,
-                    Err(_) => continue,
+                Message::Text(t) => match parse_client_event(&t) {
+                    Some(item) => item,
+                    None => continue,
                 },
                 Message::Close(_) => break,
                 _ => continue,
