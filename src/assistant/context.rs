@@ -129,12 +129,89 @@ pub async fn build(
     new_message: &str,
     opts: &ContextOptions,
 ) -> ApiResult<Vec<ChatMessage>> {
-    let user = crate::users::repo::find(db, user_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    // Every source is read at once (each query on its own pooled connection): the context
+    // is on the critical path of a voice turn, so its latency is the slowest query's, not
+    // their sum. The sections are then assembled in a fixed order.
+    let query = any_word_query(new_message);
+    let user_q = async {
+        crate::users::repo::find(db, user_id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    };
+    let memories_q = async {
+        let mut found = if query.is_empty() {
+            Vec::new()
+        } else {
+            memories::recall(db, user_id, &query, &[], opts.memories).await?
+        };
+        if found.is_empty() {
+            // Nothing matched: the most recent memories still tell who the user is.
+            found = memories::recall(db, user_id, "", &[], opts.memories.min(3)).await?;
+        }
+        Ok::<_, ApiError>(found)
+    };
+    let notes_q = async {
+        if query.is_empty() {
+            Ok(Vec::new())
+        } else {
+            notes::search_notes(db, user_id, &query, opts.notes).await
+        }
+    };
+    let tasks_q = async {
+        // "Due soon" is judged in the user's time zone, which the user row tells; UTC's
+        // date is at most a day off and the window is days long, so a day of slack is
+        // added instead of waiting for that row.
+        let today = Utc::now().date_naive();
+        Ok::<_, ApiError>(
+            tasks::list_tasks(
+                db,
+                user_id,
+                TaskFilter {
+                    statuses: vec![TaskStatus::Todo, TaskStatus::InProgress],
+                    due_before: Some(today + Duration::days(opts.due_within_days + 1)),
+                    sort: Some(TaskSort::DueDate),
+                    ..TaskFilter::default()
+                },
+                KeysetPagination {
+                    limit: opts.tasks,
+                    cursor: None,
+                },
+            )
+            .await?
+            .data,
+        )
+    };
+    let goals_q = async {
+        Ok::<_, ApiError>(
+            goals::list_goals(
+                db,
+                user_id,
+                GoalFilter {
+                    statuses: vec![GoalStatus::Active],
+                    ..GoalFilter::default()
+                },
+                Pagination {
+                    limit: opts.goals,
+                    cursor: None,
+                },
+            )
+            .await?
+            .data,
+        )
+    };
+    let (user, found, found_notes, due, active) =
+        tokio::try_join!(user_q, memories_q, notes_q, tasks_q, goals_q)?;
+
     let tz: Tz = user.timezone.parse().unwrap_or(chrono_tz::UTC);
     let now = Utc::now().with_timezone(&tz);
     let today = now.date_naive();
+    let due: Vec<_> = due
+        .into_iter()
+        .filter(|t| {
+            t.due_date
+                .is_none_or(|d| d <= today + Duration::days(opts.due_within_days))
+        })
+        .collect();
 
     let mut system = agent.system_prompt.trim().to_string();
     system.push_str("\n\nAbout the user:\n");
@@ -152,51 +229,22 @@ pub async fn build(
         text: String::new(),
         left: opts.facts_tokens,
     };
-    let query = any_word_query(new_message);
-    let mut found = if query.is_empty() {
-        Vec::new()
-    } else {
-        memories::recall(db, user_id, &query, &[], opts.memories).await?
-    };
-    if found.is_empty() {
-        // Nothing matched: the most recent memories still tell who the user is.
-        found = memories::recall(db, user_id, "", &[], opts.memories.min(3)).await?;
-    }
     facts.section(
         "Things you remember about the user",
         found
             .iter()
             .map(|m| format!("[{}] {}", m.memory_type.as_str(), m.content)),
     );
-    if !query.is_empty() {
-        let found = notes::search_notes(db, user_id, &query, opts.notes).await?;
-        facts.section(
-            "Relevant notes",
-            found.iter().map(|n| {
-                let text: String = crate::notes::plain_text::plain_text(&n.content)
-                    .chars()
-                    .take(400)
-                    .collect();
-                format!("{} (note {}): {}", n.title, n.id, text.replace('\n', " "))
-            }),
-        );
-    }
-    let due = tasks::list_tasks(
-        db,
-        user_id,
-        TaskFilter {
-            statuses: vec![TaskStatus::Todo, TaskStatus::InProgress],
-            due_before: Some(today + Duration::days(opts.due_within_days)),
-            sort: Some(TaskSort::DueDate),
-            ..TaskFilter::default()
-        },
-        KeysetPagination {
-            limit: opts.tasks,
-            cursor: None,
-        },
-    )
-    .await?
-    .data;
+    facts.section(
+        "Relevant notes",
+        found_notes.iter().map(|n| {
+            let text: String = crate::notes::plain_text::plain_text(&n.content)
+                .chars()
+                .take(400)
+                .collect();
+            format!("{} (note {}): {}", n.title, n.id, text.replace('\n', " "))
+        }),
+    );
     facts.section(
         "Open tasks due soon",
         due.iter().map(|t| {
@@ -214,20 +262,6 @@ pub async fn build(
             )
         }),
     );
-    let active = goals::list_goals(
-        db,
-        user_id,
-        GoalFilter {
-            statuses: vec![GoalStatus::Active],
-            ..GoalFilter::default()
-        },
-        Pagination {
-            limit: opts.goals,
-            cursor: None,
-        },
-    )
-    .await?
-    .data;
     facts.section(
         "Active goals",
         active.iter().map(|g| {
