@@ -1,4 +1,5 @@
-# Voice (issue 8): server-added latency per turn and concurrent real-time sessions, with
+# Voice (issue 8): server-added latency per turn and concurrent real-time sessions, and chat
+# streaming overhead (issue 11), with
 # every vendor replaced by the zero-latency simulators (target/release/cadence-sim). A second
 # Cadence on another port, against the same bench database, has its providers pointed at
 # the simulator. Sourced by scripts/bench.sh; writes its section to BENCHMARKS.extra.md.
@@ -102,4 +103,37 @@ for d in steps:
     if d["error_samples"]:
         print(f"\nN={d['sessions']} error samples: " + "; ".join(d["error_samples"][:3]))
 PY
+# Chat streaming overhead: the same prompt to the simulated vendor directly and through
+# Cadence's SSE chat route (fresh users: every reply is billed).
+CHAT_SECS="${BENCH_CHAT_SECS:-8}"
+CHAT_CONC="${BENCH_CHAT_CONCURRENCY:-8}"
+$LOADGEN register --base "$VOICE_BASE" --users 48 --prefix "chat$$" --out "$WORK/chat-tokens.txt" >/dev/null
+log "chat: streamed replies, vendor direct vs through Cadence (${CHAT_SECS}s per phase)"
+$LOADGEN chat --base "$VOICE_BASE" --sim "http://127.0.0.1:$SIM_PORT" --tokens "$WORK/chat-tokens.txt" \
+  --concurrency "$CHAT_CONC" --duration "$CHAT_SECS" >"$WORK/chat.json"
+python3 - "$WORK/chat.json" <<'PY' >>BENCHMARKS.extra.md
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = lambda v: "—" if v is None else f"{v:.2f}"
+print("\n## Chat streaming overhead (issue 11)\n")
+print("`loadgen chat`: the same prompt streamed from the simulated OpenAI endpoint directly (`/v1/chat/completions`, "
+      "`stream: true`) and through Cadence (`POST /api/v1/conversations/{id}/messages`, `Accept: text/event-stream`: "
+      "auth, context from the database, the tool loop, both messages stored, the reply billed, SSE re-framed). "
+      "The difference is what Cadence adds. Same instance and machine as the voice numbers above.\n")
+print("| phase | workers | requests | req/s | first text p50 / p99 ms | whole reply p50 / p99 ms | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for key, label in [("vendor_sequential", "vendor direct"), ("cadence_sequential", "through Cadence"),
+                   ("vendor_concurrent", "vendor direct"), ("cadence_concurrent", "through Cadence")]:
+    r = d[key]; w = 1 if key.endswith("sequential") else d["concurrency"]
+    print(f"| {label} | {w} | {r['requests']} | {r['rps']} | {f(r['first_text_ms']['p50'])} / {f(r['first_text_ms']['p99'])} "
+          f"| {f(r['total_ms']['p50'])} / {f(r['total_ms']['p99'])} | {r['errors']} |")
+v, c = d["vendor_sequential"], d["cadence_sequential"]
+if v["first_text_ms"]["p50"] is not None and c["first_text_ms"]["p50"] is not None:
+    print(f"\nOverhead, one request at a time: first text +{c['first_text_ms']['p50'] - v['first_text_ms']['p50']:.2f} ms at p50, "
+          f"whole reply +{c['total_ms']['p50'] - v['total_ms']['p50']:.2f} ms at p50.")
+for k in d:
+    if isinstance(d[k], dict) and d[k].get("error_samples"):
+        print(f"\n{k} error samples: " + "; ".join(d[k]["error_samples"]))
+PY
+
 kill "$VOICE_PID" "$SIM_PID" 2>/dev/null || true

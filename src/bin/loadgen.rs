@@ -8,6 +8,7 @@
 //! loadgen voice --base URL --tokens FILE [--sessions 1] [--duration 10] [--turns 0]
 //!               [--audio] [--text 'Hello there.'] [--server-pid PID] [--ramp-ms 2000]
 //!               [--turn-gap-ms 0]
+//! loadgen chat --base URL --sim SIM_URL --tokens FILE [--concurrency 8] [--duration 10]
 //! loadgen creates|fault-provider|fault-stall|fault-sessions …   (fault tests: loadgen/faults.rs)
 //! ```
 //! `voice` opens `--sessions` voice sessions (one agent per user, sessions rotate over the
@@ -30,6 +31,8 @@ use std::{
 
 use anyhow::{Context, bail};
 
+#[path = "loadgen/chat.rs"]
+mod chat;
 #[path = "loadgen/faults.rs"]
 mod faults;
 #[path = "loadgen/voice.rs"]
@@ -72,11 +75,14 @@ async fn main() -> anyhow::Result<()> {
         Some("run") => run(&args).await,
         Some("register") => register(&args).await,
         Some("voice") => voice::run(&args).await,
+        Some("chat") => chat::run(&args).await,
         Some("creates") => faults::creates(&args).await,
         Some("fault-provider") => faults::provider(&args).await,
         Some("fault-stall") => faults::stall(&args).await,
         Some("fault-sessions") => faults::sessions(&args).await,
-        _ => bail!("usage: loadgen run|register|voice|creates|fault-… (see the source header)"),
+        _ => {
+            bail!("usage: loadgen run|register|voice|chat|creates|fault-… (see the source header)")
+        }
     }
 }
 

@@ -54,7 +54,7 @@ impl Stats {
     }
 }
 
-fn pct(v: &mut [f64], p: f64) -> Value {
+pub(super) fn pct(v: &mut [f64], p: f64) -> Value {
     if v.is_empty() {
         return Value::Null;
     }
