@@ -205,6 +205,8 @@ export function tasks(main, _params, query) {
     if (editing) return;
     try {
       const page = await api.get('/tasks', { ...params(), cursor: append ? cursor : undefined });
+      // An edit that started while this page was loading keeps its form.
+      if (editing) return;
       cursor = page.next_cursor;
       const items = (page.data || []).map((t) => taskItem(t, { onChanged: () => load(), onEdit: edit }));
       if (append) list.append(...items);
