@@ -690,7 +690,6 @@ impl Controller {
         }
         self.send(json!({"type": "transcript", "role": "user", "text": text, "final": true}))
             .await;
-        self.store_turn("user", &text, false).await;
         let history = self.history.clone();
         self.history.push(ChatMessage::user(text.clone()));
         self.next_turn += 1;
@@ -699,7 +698,10 @@ impl Controller {
         tokio::spawn(respond(
             self.env.clone(),
             id,
-            Reply::Llm { history, text },
+            Reply::Llm {
+                history,
+                text: text.clone(),
+            },
             self.times,
             cancel.clone(),
         ));
@@ -709,6 +711,9 @@ impl Controller {
             chunks: Vec::new(),
             scripted: false,
         });
+        // Stored while the answer starts (not before it): the reply's own row is written
+        // by this controller later, so the transcript keeps its order.
+        self.store_turn("user", &text, false).await;
     }
 
     /// User speech (or `interrupt`) while the agent talks: stop now, flush the client.
