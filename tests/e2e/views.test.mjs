@@ -340,6 +340,9 @@ test('keyboard: skip link, focus on the page heading, Enter submits a form', asy
   await registerViaUi(page);
   await page.goto(`${BASE}/#/tasks`);
   await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+  // The router moves focus to the new page's heading once it has rendered; let it, so it
+  // cannot happen after the reset below.
+  await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
   // Start sequential focus navigation from the top of the document.
   await page.evaluate(() => { document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); });
   await page.keyboard.press('Tab');
