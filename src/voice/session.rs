@@ -367,6 +367,9 @@ pub async fn run(
                             VadEvent::SpeechStart { .. } => {
                                 speech_end = None;
                                 vad_deadline = None;
+                                // New speech: a finalize asked for earlier (after noise, say)
+                                // must not cut this utterance at its first final segment.
+                                ctl.forced_end = false;
                                 ctl.last_activity = Instant::now();
                             }
                             VadEvent::SpeechEnd { .. } => {
