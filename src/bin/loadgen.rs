@@ -56,6 +56,14 @@ impl Args {
             .filter_map(|(i, _)| self.0.get(i + 1).cloned())
             .collect()
     }
+    /// The bearer tokens in the `--tokens` file (one per line); an error when absent or empty.
+    fn tokens(&self) -> anyhow::Result<Vec<String>> {
+        let tokens = read_tokens(&self.value("--tokens").context("--tokens")?)?;
+        if tokens.is_empty() {
+            bail!("--tokens: no tokens");
+        }
+        Ok(tokens)
+    }
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> anyhow::Result<T> {
         match self.value(name) {
             Some(v) => v
@@ -64,6 +72,28 @@ impl Args {
             None => Ok(default),
         }
     }
+}
+
+/// One token per non-empty line.
+fn read_tokens(path: &str) -> anyhow::Result<Vec<String>> {
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("reading {path}"))?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status`.
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 #[tokio::main]
@@ -148,11 +178,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         })
         .collect();
     let tokens: Arc<Vec<String>> = Arc::new(match args.value("--tokens") {
-        Some(f) => std::fs::read_to_string(f)?
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect(),
+        Some(f) => read_tokens(&f)?,
         None => Vec::new(),
     });
     // With --rate, the workers together start at most this many requests per second

@@ -2,17 +2,14 @@
 //! the request Twilio gets, the call's lifecycle through signed status callbacks and the
 //! voice webhook, idempotency, wallet checks, provider failures and BOLA.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use cadence::sim::{Failure, Script, Service};
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use sha1::Sha1;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{assert_ledger_balanced, assert_problem, error_fields};
+use crate::telephony::{attr, twilio_sign};
 use crate::voice::{VoiceEnv, sim_agent, voice_env};
 
 const PUBLIC: &str = "https://cadence.example";
@@ -30,36 +27,12 @@ async fn env(pool: PgPool, extra: &[(&str, &str)]) -> VoiceEnv {
     voice_env(pool, &pairs).await
 }
 
-/// Twilio's signature with the server's auth token (the simulator's key), computed
-/// independently of the server's code.
-fn twilio_sign(env: &VoiceEnv, url: &str, params: &[(&str, &str)]) -> String {
-    let token = env
-        .app
-        .state
-        .settings
-        .telephony
-        .twilio
-        .auth_token
-        .expose_secret()
-        .to_string();
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let mut data = url.to_string();
-    for (k, v) in sorted {
-        data.push_str(k);
-        data.push_str(v);
-    }
-    let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
-}
-
 /// A signed webhook to `url` (a full public URL, as Twilio calls it).
 async fn signed(env: &VoiceEnv, url: &str, params: &[(&str, &str)]) -> reqwest::Response {
     let path = url
         .strip_prefix(PUBLIC)
         .expect("a URL under the public URL");
-    let sig = twilio_sign(env, url, params);
+    let sig = twilio_sign(url, params);
     reqwest::Client::new()
         .post(env.app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -120,17 +93,6 @@ async fn call_debits(pool: &PgPool, id: &str) -> Vec<i64> {
     .fetch_all(pool)
     .await
     .unwrap()
-}
-
-/// The text of attribute `attr` of the first `<tag …>`.
-fn attr(xml: &str, tag: &str, attr: &str) -> Option<String> {
-    let start = xml.find(&format!("<{tag} "))?;
-    let rest = &xml[start..];
-    let el = &rest[..rest.find('>')?];
-    let key = format!("{attr}=\"");
-    let a = el.find(&key)? + key.len();
-    let b = el[a..].find('"')?;
-    Some(el[a..a + b].to_string())
 }
 
 #[sqlx::test]
@@ -604,7 +566,6 @@ async fn a_callback_that_races_the_create_answer_finds_its_call(pool: PgPool) {
         .header(
             "x-twilio-signature",
             twilio_sign(
-                &env,
                 &format!("{PUBLIC}/api/v1/telephony/twilio/status"),
                 &[("CallSid", "CAearly"), ("CallStatus", "completed")],
             ),

@@ -28,7 +28,7 @@ async fn env(pool: PgPool, extra: &[(&str, &str)]) -> VoiceEnv {
 }
 
 /// Twilio's signature, computed independently of the server's code.
-fn twilio_sign(url: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn twilio_sign(url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
     sorted.sort();
     let mut data = url.to_string();
@@ -77,7 +77,7 @@ async fn add_number(env: &VoiceEnv, number: &str, agent: &str) -> Value {
 }
 
 /// The text between `<tag ` or `<tag>` and its attribute `attr="…"`.
-fn attr(xml: &str, tag: &str, attr: &str) -> Option<String> {
+pub(crate) fn attr(xml: &str, tag: &str, attr: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag} "))?;
     let rest = &xml[start..];
     let end = rest.find('>')?;

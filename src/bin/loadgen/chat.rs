@@ -173,14 +173,7 @@ async fn phase(
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
-    let tokens: Vec<String> = std::fs::read_to_string(args.value("--tokens").context("--tokens")?)?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
-    if tokens.is_empty() {
-        bail!("--tokens: no tokens");
-    }
+    let tokens = args.tokens()?;
     let concurrency: usize = args.num("--concurrency", 8)?;
     let t = Arc::new(Target {
         base: args.value("--base").context("--base")?,

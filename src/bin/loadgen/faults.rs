@@ -37,23 +37,13 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
 
-use super::{Args, client};
-
-fn tokens_from(args: &Args) -> anyhow::Result<Vec<String>> {
-    let t: Vec<String> = std::fs::read_to_string(args.value("--tokens").context("--tokens")?)?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
-    ensure!(!t.is_empty(), "--tokens: no tokens");
-    Ok(t)
-}
+use super::{Args, client, rss_kb};
 
 pub async fn creates(args: &Args) -> anyhow::Result<()> {
     let base = args.value("--base").context("--base")?;
     let prefix = args.value("--prefix").context("--prefix")?;
     let out = args.value("--out").context("--out")?;
-    let tokens = Arc::new(tokens_from(args)?);
+    let tokens = Arc::new(args.tokens()?);
     let concurrency: usize = args.num("--concurrency", 4)?;
     let duration = Duration::from_secs_f64(args.num("--duration", 20.0)?);
     let timeout = Duration::from_millis(args.num("--timeout-ms", 10_000)?);
@@ -390,17 +380,6 @@ pub async fn provider(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 pub async fn stall(args: &Args) -> anyhow::Result<()> {
     let base = args.value("--base").context("--base")?;
     let token = args.value("--token").context("--token")?;
@@ -495,7 +474,7 @@ pub async fn stall(args: &Args) -> anyhow::Result<()> {
 
 pub async fn sessions(args: &Args) -> anyhow::Result<()> {
     let base = args.value("--base").context("--base")?;
-    let tokens = tokens_from(args)?;
+    let tokens = args.tokens()?;
     let n: usize = args.num("--sessions", 20)?;
     let ready_file = args.value("--ready-file").context("--ready-file")?;
     let limit = Duration::from_secs(args.num("--limit-secs", 60)?);

@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Args, client};
+use super::{Args, client, rss_kb};
 
 /// 20 ms of 16 kHz mono PCM16.
 const FRAME_BYTES: usize = 640;
@@ -63,17 +63,6 @@ pub(super) fn pct(v: &mut [f64], p: f64) -> Value {
     json!((v[idx] * 100.0).round() / 100.0)
 }
 
-fn rss_kb(pid: Option<u32>) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 struct Plan {
     base: String,
     duration: Duration,
@@ -86,14 +75,7 @@ struct Plan {
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let base = args.value("--base").context("--base")?;
-    let tokens: Vec<String> = std::fs::read_to_string(args.value("--tokens").context("--tokens")?)?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
-    if tokens.is_empty() {
-        bail!("--tokens: no tokens");
-    }
+    let tokens = args.tokens()?;
     let sessions: usize = args.num("--sessions", 1)?;
     let server_pid: Option<u32> = args.value("--server-pid").and_then(|p| p.parse().ok());
     let ramp = Duration::from_millis(args.num("--ramp-ms", 2000)?);
@@ -130,7 +112,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         agents.insert(i, body["id"].as_str().unwrap_or_default().to_string());
     }
 
-    let rss_before = rss_kb(server_pid);
+    let rss_before = server_pid.and_then(rss_kb);
     let started = Instant::now();
     let mut handles = Vec::new();
     for s in 0..sessions {
@@ -156,7 +138,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     // RSS with every session live: after the ramp, half way through the run.
     let rss_peak = {
         tokio::time::sleep(ramp + plan.duration / 2).await;
-        rss_kb(server_pid)
+        server_pid.and_then(rss_kb)
     };
     let mut all = Stats::default();
     let mut failed_sessions = 0;
