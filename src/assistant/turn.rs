@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::tools::{self, ToolContext, ToolOutcome};
@@ -98,7 +97,7 @@ impl TurnOutput {
 /// Run one turn. Cancelling `cancel` stops the model call in flight (the HTTP request is
 /// dropped) and returns with `cancelled: true`; a tool call that already started finishes.
 pub async fn run_turn(
-    db: &PgPool,
+    state: &crate::state::AppState,
     req: TurnRequest,
     cancel: &CancellationToken,
     mut on_event: impl FnMut(TurnEvent) + Send,
@@ -185,7 +184,7 @@ pub async fn run_turn(
             done.tool_calls.clone(),
         ));
         for call in &done.tool_calls {
-            let outcome = tools::execute(db, &req.tools, call).await;
+            let outcome = tools::execute(state, &req.tools, call).await;
             request.messages.push(ChatMessage::tool_result(
                 call.id.clone(),
                 outcome.result.to_string(),

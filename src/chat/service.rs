@@ -308,7 +308,7 @@ pub async fn reply(
         fallback_model: agent.llm.model.clone().unwrap_or_default(),
         max_steps: MAX_STEPS,
     };
-    let out = assistant::run_turn(db, turn, cancel, on_event).await;
+    let out = assistant::run_turn(state, turn, cancel, on_event).await;
     let produced = !out.text.is_empty() || !out.tool_calls.is_empty();
     let stored = if out.error.is_none() || produced {
         Some(store_reply(state, accepted, &out).await?)

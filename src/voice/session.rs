@@ -1130,7 +1130,7 @@ async fn llm_reply(
     };
     let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel::<TurnEvent>();
-    let run = assistant::run_turn(db, req, cancel, move |ev| {
+    let run = assistant::run_turn(&env.state, req, cancel, move |ev| {
         let _ = tx.send(ev);
     });
     let forward = async {
