@@ -266,6 +266,8 @@ pub async fn plan_goal(
                 source: origin.source.as_str(),
                 source_reference: origin.reference.as_deref(),
                 metadata: &metadata,
+                remind_at: None,
+                estimate_minutes: input.estimate_minutes,
             },
         )
         .await

@@ -67,6 +67,13 @@ pub struct Task {
     /// What in the source produced the task (a conversation id, a call id, …).
     pub source_reference: Option<String>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// When to remind the user (a `reminder` notification is raised once per value, unless
+    /// the task is `done` or `cancelled` by then).
+    pub remind_at: Option<DateTime<Utc>>,
+    /// How long the task takes, in minutes (1..=1440); the day planner's block length.
+    pub estimate_minutes: Option<i32>,
+    /// Read-only: set by `POST /tasks/{id}/snooze`, cleared when `remind_at` is changed.
+    pub snoozed_until: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub version: i32,
@@ -93,6 +100,9 @@ pub struct TaskRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub estimate_minutes: Option<i32>,
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -113,6 +123,9 @@ impl TryFrom<TaskRow> for Task {
             source: TaskSource::from_db(&r.source)?,
             source_reference: r.source_reference,
             completed_at: r.completed_at,
+            remind_at: r.remind_at,
+            estimate_minutes: r.estimate_minutes,
+            snoozed_until: r.snoozed_until,
             metadata: r.metadata,
             version: r.version,
             created_at: r.created_at,
@@ -145,9 +158,24 @@ pub struct CreateTask {
     pub goal_id: Option<Uuid>,
     #[serde(default)]
     pub note_id: Option<Uuid>,
+    /// RFC 3339 timestamp.
+    #[serde(default)]
+    pub remind_at: Option<DateTime<Utc>>,
+    /// 1..=1440.
+    #[serde(default)]
+    pub estimate_minutes: Option<i32>,
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub metadata: Option<Value>,
+}
+
+/// `estimate_minutes` is 1..=1440 when given.
+fn check_estimate(v: &mut Validator, minutes: Option<i32>) {
+    v.check(
+        minutes.is_none_or(|m| (1..=1440).contains(&m)),
+        "estimate_minutes",
+        "must be between 1 and 1440",
+    );
 }
 
 impl Validate for CreateTask {
@@ -160,6 +188,7 @@ impl Validate for CreateTask {
             "due_time",
             "requires a due_date",
         );
+        check_estimate(&mut v, self.estimate_minutes);
         if let Some(m) = &self.metadata {
             check_metadata(&mut v, "metadata", m);
         }
@@ -215,6 +244,13 @@ pub struct UpdateTask {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub note_id: Patch<Uuid>,
+    /// A new value re-arms the reminder; `null` disarms it.
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub remind_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    pub estimate_minutes: Patch<i32>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata: Patch<Value>,
@@ -239,6 +275,7 @@ impl Validate for UpdateTask {
         );
         v.check(self.status != Patch::Null, "status", "must not be null");
         v.check(self.priority != Patch::Null, "priority", "must not be null");
+        check_estimate(&mut v, self.estimate_minutes.as_value().copied());
         if let Some(m) = self.metadata.as_value() {
             check_metadata(&mut v, "metadata", m);
         }

@@ -21,6 +21,8 @@ pub struct NewTask<'a> {
     pub source: &'a str,
     pub source_reference: Option<&'a str>,
     pub metadata: &'a Value,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub estimate_minutes: Option<i32>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, t: NewTask<'_>) -> sqlx::Result<TaskRow> {
@@ -28,12 +30,12 @@ pub async fn insert(db: impl PgExecutor<'_>, t: NewTask<'_>) -> sqlx::Result<Tas
         TaskRow,
         r#"insert into tasks (id, user_id, title, description, status, priority, due_date, due_time,
                               parent_id, goal_id, note_id, source, source_reference, metadata,
-                              completed_at)
+                              completed_at, remind_at, estimate_minutes)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                   case when $5 = 'done' then now() end)
+                   case when $5 = 'done' then now() end, $15, $16)
            returning id, title, description, status, priority, due_date, due_time, parent_id,
                      goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                     created_at, updated_at"#,
+                     created_at, updated_at, remind_at, estimate_minutes, snoozed_until"#,
         t.id,
         t.user_id,
         t.title,
@@ -47,7 +49,9 @@ pub async fn insert(db: impl PgExecutor<'_>, t: NewTask<'_>) -> sqlx::Result<Tas
         t.note_id,
         t.source,
         t.source_reference,
-        t.metadata
+        t.metadata,
+        t.remind_at,
+        t.estimate_minutes
     )
     .fetch_one(db)
     .await
@@ -62,7 +66,7 @@ pub async fn find(
         TaskRow,
         r#"select id, title, description, status, priority, due_date, due_time, parent_id,
                   goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at
+                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
            from tasks where id = $1 and user_id = $2"#,
         id,
         user_id
@@ -81,7 +85,7 @@ pub async fn find_for_update(
         TaskRow,
         r#"select id, title, description, status, priority, due_date, due_time, parent_id,
                   goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at
+                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
            from tasks where id = $1 and user_id = $2 for update"#,
         id,
         user_id
@@ -100,7 +104,7 @@ pub async fn find_many(
         TaskRow,
         r#"select id, title, description, status, priority, due_date, due_time, parent_id,
                   goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at
+                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
            from tasks where user_id = $1 and id = any($2)"#,
         user_id,
         ids
@@ -153,6 +157,8 @@ pub struct TaskChanges<'a> {
     pub goal_id: Option<Uuid>,
     pub note_id: Option<Uuid>,
     pub metadata: &'a Value,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub estimate_minutes: Option<i32>,
 }
 
 /// Write the task if its version is still `expected`; `None` when it is not (or the task
@@ -170,12 +176,15 @@ pub async fn update(
         r#"update tasks
            set title = $4, description = $5, status = $6, priority = $7, due_date = $8,
                due_time = $9, parent_id = $10, goal_id = $11, note_id = $12, metadata = $13,
+               remind_at = $14, estimate_minutes = $15,
+               snoozed_until = case when remind_at is distinct from $14 then null
+                                    else snoozed_until end,
                completed_at = case when $6 = 'done' then coalesce(completed_at, now()) end,
                version = version + 1
            where id = $1 and user_id = $2 and version = $3
            returning id, title, description, status, priority, due_date, due_time, parent_id,
                      goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                     created_at, updated_at"#,
+                     created_at, updated_at, remind_at, estimate_minutes, snoozed_until"#,
         id,
         user_id,
         expected,
@@ -188,7 +197,9 @@ pub async fn update(
         c.parent_id,
         c.goal_id,
         c.note_id,
-        c.metadata
+        c.metadata,
+        c.remind_at,
+        c.estimate_minutes
     )
     .fetch_optional(db)
     .await
@@ -211,7 +222,7 @@ pub async fn set_status(
            where id = $1 and user_id = $2 and ($3::int is null or version = $3)
            returning id, title, description, status, priority, due_date, due_time, parent_id,
                      goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                     created_at, updated_at"#,
+                     created_at, updated_at, remind_at, estimate_minutes, snoozed_until"#,
         id,
         user_id,
         expected,
@@ -286,7 +297,7 @@ pub async fn list(
         TaskRow,
         r#"select id, title, description, status, priority, due_date, due_time, parent_id,
                   goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at
+                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
            from tasks
            where user_id = $1
              and (cardinality($2::text[]) = 0 or status = any($2))
@@ -344,7 +355,7 @@ pub async fn list_by_due(
         TaskRow,
         r#"select id, title, description, status, priority, due_date, due_time, parent_id,
                   goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at
+                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
            from tasks
            where user_id = $1
              and (cardinality($2::text[]) = 0 or status = any($2))

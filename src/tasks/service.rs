@@ -114,6 +114,8 @@ async fn create_task_inner(
             source: origin.source.as_str(),
             source_reference: origin.reference.as_deref(),
             metadata: &metadata,
+            remind_at: input.remind_at,
+            estimate_minutes: input.estimate_minutes,
         },
     )
     .await;
@@ -227,6 +229,8 @@ async fn update_task_inner(
             goal_id,
             note_id,
             metadata: &metadata,
+            remind_at: input.remind_at.apply(current.remind_at),
+            estimate_minutes: input.estimate_minutes.apply(current.estimate_minutes),
         },
     )
     .await;

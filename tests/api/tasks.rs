@@ -690,3 +690,78 @@ async fn task_services_for_tools_share_the_rules(pool: PgPool) {
         .unwrap();
     assert!(listed.data.is_empty());
 }
+
+#[sqlx::test]
+async fn reminder_and_estimate_fields_round_trip_and_validate(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let u = app.new_user().await;
+    let t = &u.access_token;
+    let created = app
+        .create(
+            TASKS,
+            t,
+            &json!({"title": "Stretch", "remind_at": "2026-12-24T17:00:00Z", "estimate_minutes": 15}),
+        )
+        .await;
+    assert_eq!(created["remind_at"], "2026-12-24T17:00:00Z");
+    assert_eq!(created["estimate_minutes"], 15);
+    assert_eq!(created["snoozed_until"], Value::Null);
+    let path = format!("{TASKS}/{}", id(&created));
+
+    let moved = json_with(
+        app.patch_json(&path, t, &json!({"remind_at": "2026-12-25T08:30:00+01:00"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(moved["remind_at"], "2026-12-25T07:30:00Z", "stored in UTC");
+    assert_eq!(moved["estimate_minutes"], 15, "omitted fields stay");
+
+    let cleared = json_with(
+        app.patch_json(
+            &path,
+            t,
+            &json!({"remind_at": null, "estimate_minutes": null}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cleared["remind_at"], Value::Null);
+    assert_eq!(cleared["estimate_minutes"], Value::Null);
+
+    for bad in [0, 1441, -5] {
+        let resp = app
+            .post_json(
+                TASKS,
+                Some(t),
+                &json!({"title": "x", "estimate_minutes": bad}),
+            )
+            .await;
+        assert_eq!(field_error(resp).await, vec!["estimate_minutes"], "{bad}");
+        let resp = app
+            .patch_json(&path, t, &json!({"estimate_minutes": bad}))
+            .await;
+        assert_eq!(field_error(resp).await, vec!["estimate_minutes"], "{bad}");
+    }
+    let resp = app
+        .post_json(
+            TASKS,
+            Some(t),
+            &json!({"title": "x", "remind_at": "tomorrow"}),
+        )
+        .await;
+    assert_eq!(field_error(resp).await, vec!["remind_at"]);
+    let resp = app
+        .post_json(
+            TASKS,
+            Some(t),
+            &json!({"title": "x", "snoozed_until": "2026-12-24T17:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "snoozed_until is read-only"
+    );
+}

@@ -29,6 +29,8 @@ pub fn specs() -> Vec<ToolSpec> {
                 "title": {"type": "string"}, "description": {"type": "string"},
                 "priority": priority, "status": status, "due_date": date,
                 "due_time": {"type": "string", "description": "HH:MM, needs due_date"},
+                "remind_at": {"type": "string", "description": "RFC 3339 time to remind the user"},
+                "estimate_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
                 "goal_id": id, "parent_id": id, "note_id": id},
                 "required": ["title"], "additionalProperties": false}),
         ),
@@ -47,7 +49,9 @@ pub fn specs() -> Vec<ToolSpec> {
             json!({"type": "object", "properties": {
                 "id": id, "title": {"type": "string"}, "description": {"type": ["string", "null"]},
                 "priority": priority, "status": status, "due_date": {"type": ["string", "null"]},
-                "due_time": {"type": ["string", "null"]}, "goal_id": {"type": ["string", "null"]}},
+                "due_time": {"type": ["string", "null"]}, "goal_id": {"type": ["string", "null"]},
+                "remind_at": {"type": ["string", "null"], "description": "RFC 3339; null disarms"},
+                "estimate_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 1440}},
                 "required": ["id"], "additionalProperties": false}),
         ),
         spec(
