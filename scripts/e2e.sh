@@ -9,7 +9,7 @@ ensure_system_packages
 ensure_browser
 
 server=$(find_postgres)
-db="cadence_e2e"
+db="${CADENCE_E2E_DB:-cadence_e2e}"
 psql "$server/postgres" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true
 db_url=$(ensure_database "$server" "$db")
 

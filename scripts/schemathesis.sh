@@ -35,7 +35,7 @@ if ! "$st" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
 fi
 
 server=$(find_postgres)
-db="cadence_schemathesis"
+db="${CADENCE_SCHEMATHESIS_DB:-cadence_schemathesis}"
 psql "$server/postgres" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true
 db_url=$(ensure_database "$server" "$db")
 
