@@ -226,6 +226,9 @@ impl Default for ProviderTimeoutSettings {
     }
 }
 
+/// Where Debian's `pocketsphinx-en-us` puts the US English language model.
+pub const STOCK_POCKETSPHINX_LM: &str = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin";
+
 /// The local engines (no key, no network).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -233,6 +236,9 @@ pub struct LocalEngineSettings {
     pub pocketsphinx_bin: String,
     /// Extra arguments, e.g. `-hmm DIR -lm FILE -dict FILE` for another model.
     pub pocketsphinx_args: String,
+    /// The stock PocketSphinx language model (Sphinx binary trie) the commands model is
+    /// built from; empty: recognize with the stock model as it is.
+    pub pocketsphinx_commands_lm_from: String,
     pub espeak_bin: String,
 }
 
@@ -241,6 +247,7 @@ impl Default for LocalEngineSettings {
         Self {
             pocketsphinx_bin: "pocketsphinx_continuous".into(),
             pocketsphinx_args: String::new(),
+            pocketsphinx_commands_lm_from: STOCK_POCKETSPHINX_LM.into(),
             espeak_bin: "espeak-ng".into(),
         }
     }

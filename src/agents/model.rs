@@ -113,7 +113,7 @@ pub fn default_llm() -> LlmSettings {
         model: None,
         temperature: default_temperature(),
         max_tokens: default_max_tokens(),
-        fallbacks: vec!["anthropic".into(), "echo".into()],
+        fallbacks: vec!["anthropic".into(), "commands".into()],
     }
 }
 

@@ -3,7 +3,7 @@
 //! soon, active goals), the recent history that fits the token budget (oldest dropped
 //! first), and the new user message.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -119,6 +119,38 @@ impl Facts {
     }
 }
 
+const TZ_LINE: &str = "- Time zone: ";
+const NOW_LINE: &str = "- Local date and time: ";
+const NOW_FORMAT: &str = "%Y-%m-%d %H:%M";
+
+/// The system message's lines that tell the model the user's zone and local time.
+pub fn clock_lines(now: &DateTime<Tz>) -> String {
+    format!(
+        "{TZ_LINE}{}\n{NOW_LINE}{} ({})\n",
+        now.timezone().name(),
+        now.format(NOW_FORMAT),
+        now.format("%A")
+    )
+}
+
+/// Reads back what [`clock_lines`] wrote (for local models, which have no other clock
+/// than the one a cloud model is given): the zone and the local time, to the minute.
+/// `None` when the lines are missing or do not parse.
+pub fn parse_clock(system: &str) -> Option<DateTime<Tz>> {
+    let tz: Tz = system
+        .lines()
+        .find_map(|l| l.strip_prefix(TZ_LINE))?
+        .trim()
+        .parse()
+        .ok()?;
+    let local = system.lines().find_map(|l| l.strip_prefix(NOW_LINE))?;
+    let local = local.split(" (").next()?.trim();
+    let naive = NaiveDateTime::parse_from_str(local, NOW_FORMAT).ok()?;
+    // The written time is always one the zone has; at a fall-back fold the earlier reading
+    // is as good as the later (the minute is the same either way).
+    tz.from_local_datetime(&naive).earliest()
+}
+
 /// Build the messages for a turn. `history` is the conversation so far, oldest first
 /// (without the new message).
 pub async fn build(
@@ -218,12 +250,7 @@ pub async fn build(
     if let Some(name) = user.full_name.as_deref().filter(|n| !n.trim().is_empty()) {
         system.push_str(&format!("- Name: {name}\n"));
     }
-    system.push_str(&format!(
-        "- Time zone: {}\n- Local date and time: {} ({})\n",
-        tz.name(),
-        now.format("%Y-%m-%d %H:%M"),
-        now.format("%A")
-    ));
+    system.push_str(&clock_lines(&now));
 
     let mut facts = Facts {
         text: String::new(),
@@ -304,4 +331,35 @@ pub async fn build(
     out.extend(kept);
     out.push(user_msg);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_lines_read_back() {
+        for (zone, utc) in [
+            ("Europe/Lisbon", "2026-12-02T15:57:00Z"),
+            ("America/New_York", "2027-03-14T07:30:00Z"),
+            ("Pacific/Auckland", "2026-12-31T11:05:00Z"),
+        ] {
+            let tz: Tz = zone.parse().unwrap();
+            let now = DateTime::parse_from_rfc3339(utc)
+                .unwrap()
+                .with_timezone(&tz);
+            let text = format!(
+                "You are X.\n\nAbout the user:\n- Name: A\n{}",
+                clock_lines(&now)
+            );
+            assert_eq!(parse_clock(&text), Some(now), "{zone}");
+        }
+        assert_eq!(parse_clock("no clock here"), None);
+        assert_eq!(
+            parse_clock(
+                "- Time zone: Mars/Olympus\n- Local date and time: 2026-12-02 15:57 (Wednesday)\n"
+            ),
+            None
+        );
+    }
 }

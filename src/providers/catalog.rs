@@ -52,7 +52,7 @@ pub struct ProviderInfo {
     pub local: bool,
     /// Usable now: a local engine that is installed, or a cloud vendor with a key.
     pub configured: bool,
-    /// Not for production use (the `echo` model).
+    /// Not for production use (the `echo` model, for tests and benchmarks).
     pub development_only: bool,
     pub description: String,
     pub default_model: Option<String>,
@@ -216,6 +216,19 @@ fn build_unpriced(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
             description: "Anthropic Messages API".into(),
             default_model: anthropic_models.first().cloned(),
             models: anthropic_models,
+            default_voice: None,
+            voices: vec![],
+            unit_price: price(Stage::Llm),
+        },
+        ProviderInfo {
+            name: "commands".into(),
+            kind: Stage::Llm,
+            local: true,
+            configured: true,
+            development_only: false,
+            description: "Offline: understands a fixed grammar of everyday requests (tasks, reminders, notes, memories, goals, the day plan, credits) and acts through the same tools".into(),
+            default_model: Some(super::llm::commands::MODEL.into()),
+            models: list(&[super::llm::commands::MODEL]),
             default_voice: None,
             voices: vec![],
             unit_price: price(Stage::Llm),

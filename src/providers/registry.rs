@@ -6,7 +6,10 @@ use super::{
     Stage, Timeouts,
     catalog::{self, CatalogInput, ProviderInfo},
     fallback::{Link, LlmChain, SttChain, TtsChain},
-    llm::{LlmProvider, anthropic::AnthropicLlm, echo::EchoLlm, openai::OpenAiLlm},
+    llm::{
+        LlmProvider, anthropic::AnthropicLlm, commands::CommandsLlm, echo::EchoLlm,
+        openai::OpenAiLlm,
+    },
     stt::{SttProvider, deepgram::DeepgramStt, openai::OpenAiStt, pocketsphinx::PocketSphinxStt},
     tts::{TtsProvider, elevenlabs::ElevenLabsTts, espeak::EspeakTts, openai::OpenAiTts},
 };
@@ -14,7 +17,7 @@ use crate::config::Settings;
 
 /// The local engine every chain ends with when nothing else is usable.
 pub const LOCAL_STT: &str = "pocketsphinx";
-pub const LOCAL_LLM: &str = "echo";
+pub const LOCAL_LLM: &str = "commands";
 pub const LOCAL_TTS: &str = "espeak";
 
 /// A stage's choice: a provider, optionally a model/voice for it, and fallback providers
@@ -131,18 +134,27 @@ impl ProviderRegistry {
                 )),
             );
         }
-        llm.insert(LOCAL_LLM.into(), Arc::new(EchoLlm));
+        llm.insert(LOCAL_LLM.into(), Arc::new(CommandsLlm));
+        // Development and benchmarks only (the catalog says so); never a chain's default.
+        llm.insert("echo".into(), Arc::new(EchoLlm));
         if executable_exists(&p.local.pocketsphinx_bin) {
             stt.insert(
                 LOCAL_STT.into(),
-                Arc::new(PocketSphinxStt::new(
-                    &p.local.pocketsphinx_bin,
-                    p.local
-                        .pocketsphinx_args
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect(),
-                )),
+                Arc::new(
+                    PocketSphinxStt::new(
+                        &p.local.pocketsphinx_bin,
+                        p.local
+                            .pocketsphinx_args
+                            .split_whitespace()
+                            .map(String::from)
+                            .collect(),
+                    )
+                    .with_commands_lm(
+                        Some(p.local.pocketsphinx_commands_lm_from.trim())
+                            .filter(|s| !s.is_empty())
+                            .map(std::path::PathBuf::from),
+                    ),
+                ),
             );
         }
         if executable_exists(&p.local.espeak_bin) {

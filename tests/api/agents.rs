@@ -49,7 +49,7 @@ async fn builtins_are_listed_for_everyone_and_read_only(pool: PgPool) {
     assert_eq!(resp.status(), StatusCode::OK);
     let agent: Value = resp.json().await.unwrap();
     assert_eq!(agent["llm"]["provider"], "openai");
-    assert_eq!(agent["llm"]["fallbacks"], json!(["anthropic", "echo"]));
+    assert_eq!(agent["llm"]["fallbacks"], json!(["anthropic", "commands"]));
     assert_eq!(agent["stt"]["fallbacks"][1], "pocketsphinx");
     assert_eq!(agent["tts"]["fallbacks"][1], "espeak");
     assert_eq!(agent["tools"].as_array().unwrap().len(), 5);
@@ -322,6 +322,15 @@ async fn providers_catalog_lists_local_engines_as_configured(pool: PgPool) {
     let echo = find("llm", "echo");
     assert_eq!(echo["configured"], true);
     assert_eq!(echo["development_only"], true);
+    let commands = find("llm", "commands");
+    assert_eq!(
+        (
+            commands["local"].as_bool(),
+            commands["configured"].as_bool(),
+            commands["development_only"].as_bool()
+        ),
+        (Some(true), Some(true), Some(false))
+    );
     let oai = find("llm", "openai");
     assert_eq!(
         (oai["local"].as_bool(), oai["configured"].as_bool()),
@@ -403,9 +412,9 @@ async fn builtin_agent_runs_on_local_engines_without_keys(pool: PgPool) {
         .stream_chat(agent.llm_request(vec![ChatMessage::user("hello there")]))
         .await
         .unwrap();
-    assert_eq!(stream.provider(), "echo");
+    assert_eq!(stream.provider(), "commands");
     let (text, _) = stream.collect().await.unwrap();
-    assert_eq!(text, "You said: hello there");
+    assert_eq!(text, "Hi! What can I do for you?");
     let tts = agent.tts_provider(reg);
     let pcm = tts
         .synthesize(agent.tts_request("Hi.", 16000))

@@ -7,6 +7,7 @@ mod auth;
 mod bola;
 mod calls;
 mod chat;
+mod commands;
 mod contract;
 mod events;
 mod faults;

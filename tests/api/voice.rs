@@ -138,14 +138,14 @@ pub(crate) fn tone(ms: u32, rate: u32) -> Vec<i16> {
 }
 
 /// Stream audio as 20 ms binary frames (faster than real time; the server does not care).
-async fn send_audio(ws: &mut WsStream, samples: &[i16], rate: u32) {
+pub(crate) async fn send_audio(ws: &mut WsStream, samples: &[i16], rate: u32) {
     for chunk in samples.chunks((rate / 50) as usize) {
         let bytes: Vec<u8> = chunk.iter().flat_map(|s| s.to_le_bytes()).collect();
         ws.send(Message::Binary(bytes.into())).await.unwrap();
     }
 }
 
-async fn send_json(ws: &mut WsStream, v: Value) {
+pub(crate) async fn send_json(ws: &mut WsStream, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
@@ -714,7 +714,7 @@ async fn other_users_cannot_see_or_end_sessions_calls_or_transcripts(pool: PgPoo
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-fn flite_16k(text: &str) -> Vec<i16> {
+pub(crate) fn flite_16k(text: &str) -> Vec<i16> {
     let dir = std::env::temp_dir().join(format!("cadence-voice-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let raw = dir.join("flite.wav");

@@ -8,6 +8,7 @@
 //! tool names, their specs, and `run` for one call. A new group is a new file plus one
 //! entry in [`GROUPS`] and one arm in [`dispatch`].
 
+mod account;
 mod goals;
 mod memories;
 mod notes;
@@ -78,7 +79,15 @@ struct Group {
     specs: fn() -> Vec<ToolSpec>,
 }
 
+/// The group every agent gets, whatever its `tools` list (read-only account facts).
+const ALWAYS: &str = "account";
+
 const GROUPS: &[Group] = &[
+    Group {
+        name: ALWAYS,
+        tools: account::TOOLS,
+        specs: account::specs,
+    },
     Group {
         name: "tasks",
         tools: tasks::TOOLS,
@@ -119,6 +128,7 @@ async fn dispatch(
         "goals" => goals::run(env, name, args).await,
         "reflections" => reflections::run(env, name, args).await,
         "memories" => memories::run(env, name, args).await,
+        ALWAYS => account::run(env, name, args).await,
         _ => Err(unknown(name)),
     }
 }
@@ -139,11 +149,17 @@ pub(crate) fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec
     }
 }
 
-/// The tools of the agent's tool groups (`["tasks", "notes", …]`).
+/// May an agent with these groups use group `g`?
+fn offered(groups: &[String], g: &str) -> bool {
+    g == ALWAYS || groups.iter().any(|x| x == g)
+}
+
+/// The tools of the agent's tool groups (`["tasks", "notes", …]`), and the `account`
+/// group every agent has.
 pub fn specs(groups: &[String]) -> Vec<ToolSpec> {
     GROUPS
         .iter()
-        .filter(|g| groups.iter().any(|x| x == g.name))
+        .filter(|g| offered(groups, g.name))
         .flat_map(|g| (g.specs)())
         .collect()
 }
@@ -232,7 +248,7 @@ pub async fn execute(state: &AppState, ctx: &ToolContext, call: &ToolCall) -> To
             (args, Err(ToolError::msg("arguments must be a JSON object")))
         }
         Ok(args) => {
-            let group = group_of(&call.name).filter(|g| ctx.groups.iter().any(|x| x == g));
+            let group = group_of(&call.name).filter(|g| offered(&ctx.groups, g));
             let r = match group {
                 Some(g) => dispatch(&ToolEnv { state, ctx }, g, &call.name, args.clone()).await,
                 None => Err(unknown(&call.name)),

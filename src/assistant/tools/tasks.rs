@@ -1,4 +1,4 @@
-//! The `tasks` group: create, list, update and complete the user's tasks.
+//! The `tasks` group: create, list, update, complete and delete the user's tasks.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,7 +14,13 @@ use crate::{
     },
 };
 
-pub const TOOLS: &[&str] = &["create_task", "list_tasks", "update_task", "complete_task"];
+pub const TOOLS: &[&str] = &[
+    "create_task",
+    "list_tasks",
+    "update_task",
+    "complete_task",
+    "delete_task",
+];
 
 pub fn specs() -> Vec<ToolSpec> {
     let priority = json!({"type": "string", "enum": ["low", "medium", "high", "urgent"]});
@@ -57,6 +63,12 @@ pub fn specs() -> Vec<ToolSpec> {
         spec(
             "complete_task",
             "Mark one of the user's tasks done.",
+            json!({"type": "object", "properties": {"id": id}, "required": ["id"],
+                   "additionalProperties": false}),
+        ),
+        spec(
+            "delete_task",
+            "Delete one of the user's tasks (and its subtasks).",
             json!({"type": "object", "properties": {"id": id}, "required": ["id"],
                    "additionalProperties": false}),
         ),
@@ -117,6 +129,11 @@ pub async fn run(env: &ToolEnv<'_>, name: &str, args: Value) -> Result<Value, To
         "complete_task" => {
             let id = only_id(&args)?;
             to_value(&tasks::complete_task(db, user, id).await?)
+        }
+        "delete_task" => {
+            let id = only_id(&args)?;
+            tasks::delete_task(db, user, id, None).await?;
+            Ok(json!({"id": id, "deleted": true}))
         }
         other => Err(unknown(other)),
     }

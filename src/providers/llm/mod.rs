@@ -1,6 +1,7 @@
 //! Streaming chat completions with tools.
 
 pub mod anthropic;
+pub mod commands;
 pub mod echo;
 pub mod openai;
 

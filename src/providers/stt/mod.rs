@@ -3,6 +3,7 @@
 pub mod deepgram;
 pub mod openai;
 pub mod pocketsphinx;
+pub mod pocketsphinx_lm;
 
 use std::{
     pin::Pin,

@@ -25,6 +25,9 @@ pub struct PocketSphinxStt {
     pub binary: String,
     /// Extra arguments (`-hmm`, `-lm`, `-dict` for another model).
     pub args: Vec<String>,
+    /// The stock language model to build the commands model from (see
+    /// [`super::pocketsphinx_lm`]); `None`, or `args` naming a model, keeps the stock one.
+    pub commands_lm_from: Option<std::path::PathBuf>,
 }
 
 impl PocketSphinxStt {
@@ -32,6 +35,35 @@ impl PocketSphinxStt {
         Self {
             binary: binary.to_string(),
             args,
+            commands_lm_from: None,
+        }
+    }
+
+    /// Recognize with the language model built around the `commands` grammar.
+    pub fn with_commands_lm(mut self, stock: Option<std::path::PathBuf>) -> Self {
+        self.commands_lm_from = stock;
+        self
+    }
+
+    /// `-lm FILE` for the commands model, unless the arguments choose a model themselves.
+    async fn lm_args(&self) -> Vec<String> {
+        let chooses = self.args.iter().any(|a| {
+            matches!(
+                a.as_str(),
+                "-lm" | "-jsgf" | "-fsg" | "-kws" | "-keyphrase" | "-lmctl" | "-allphone"
+            )
+        });
+        let Some(stock) = self.commands_lm_from.clone().filter(|_| !chooses) else {
+            return Vec::new();
+        };
+        let built =
+            tokio::task::spawn_blocking(move || super::pocketsphinx_lm::commands_lm(&stock))
+                .await
+                .ok()
+                .flatten();
+        match built {
+            Some(path) => vec!["-lm".into(), path.to_string_lossy().into_owned()],
+            None => Vec::new(),
         }
     }
 }
@@ -44,16 +76,18 @@ impl SttProvider for PocketSphinxStt {
 
     async fn start(&self, cfg: SttConfig) -> Result<SttSession, ProviderError> {
         let started = Instant::now();
-        let result = self.spawn(cfg);
+        let lm = self.lm_args().await;
+        let result = self.spawn(cfg, &lm);
         record_start("pocketsphinx", started, &result);
         result
     }
 }
 
 impl PocketSphinxStt {
-    fn spawn(&self, cfg: SttConfig) -> Result<SttSession, ProviderError> {
+    fn spawn(&self, cfg: SttConfig, lm: &[String]) -> Result<SttSession, ProviderError> {
         let mut child = Command::new(&self.binary)
             .args(["-infile", "/dev/stdin", "-logfn", "/dev/null"])
+            .args(lm)
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
