@@ -147,7 +147,7 @@ async fn chat_acts_through_the_tools_without_any_key(pool: PgPool) {
         "{reply}"
     );
     assert!(reply["tool_calls"].as_array().unwrap().is_empty());
-    assert_eq!(tasks(&app, &user, "").await.len(), 1);
+    assert_eq!(tasks(&app, &user, "").await.len(), 2);
 
     // The catalog says what it is.
     let body: Value = app
@@ -175,7 +175,7 @@ async fn another_users_task_is_never_found(pool: PgPool) {
     let owner = app.new_user().await;
     let other = app.new_user().await;
     app.create(
-        "tasks",
+        "/api/v1/tasks",
         &owner.access_token,
         &json!({"title": "secret plan"}),
     )

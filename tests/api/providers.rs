@@ -465,7 +465,7 @@ async fn fallback_moves_to_the_second_provider_and_counts_it() {
     assert_eq!(stream.provider(), "openai");
     assert!(!stream.collect().await.unwrap().is_empty());
 
-    // Unconfigured providers are skipped; with nothing usable the local engine answers.
+    // Unconfigured providers are skipped; with nothing usable the local engine (`commands`) answers.
     let bare = ProviderRegistry::from_settings(&test_settings(&[]));
     let llm = bare.llm_chain(&Choice {
         provider: "openai",
@@ -473,8 +473,8 @@ async fn fallback_moves_to_the_second_provider_and_counts_it() {
         voice: None,
         fallbacks: &fallbacks,
     });
-    let (text, _, _) = drain(llm.stream_chat(request("ping")).await.unwrap()).await;
-    assert_eq!(text, "You said: ping");
+    let (text, _, _) = drain(llm.stream_chat(request("hello")).await.unwrap()).await;
+    assert_eq!(text, "Hi! What can I do for you?");
 }
 
 fn counter(series: &str) -> f64 {

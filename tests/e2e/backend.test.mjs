@@ -202,11 +202,13 @@ test('calls: the call list', { skip: need.calls }, async () => {
   await page.context().close();
 });
 
-/** Speech for the fake microphone: eSpeak NG, then silence so the turn ends. */
-function speechWav() {
+/** Speech for the fake microphone (eSpeak NG, or flite's clearer voice), then silence so
+ * the turn ends. */
+function speechWav(text = 'Hello Cadence. What are my tasks for today?', engine = 'espeak') {
   const dir = mkdtempSync(path.join(tmpdir(), 'cadence-e2e-'));
   const file = path.join(dir, 'speech.wav');
-  execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', file, 'Hello Cadence. What are my tasks for today?']);
+  if (engine === 'flite') execFileSync('flite', ['-voice', 'rms', '-t', text, '-o', file]);
+  else execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', file, text]);
   const wav = readFileSync(file);
   const dataAt = wav.indexOf(Buffer.from('data'));
   const rate = wav.readUInt32LE(24);
@@ -238,6 +240,48 @@ test('talk: speak through a fake microphone, see the transcript, hear the reply'
     await page.getByRole('button', { name: 'End call' }).click();
     await page.getByRole('heading', { name: 'Call ended' }).waitFor({ timeout: 30000 });
     await screenshot(page, 'real-talk-ended');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await voiceBrowser.close();
+  }
+});
+
+test('talk: say "add a task called water the plants" offline, and it is in Tasks', { skip: need.talk || need.tasks }, async () => {
+  // flite's voice, which PocketSphinx hears well; played once (no loop), so one task.
+  const wav = speechWav('add a task called water the plants', 'flite');
+  const voiceBrowser = await launch([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}%noloop`,
+  ]);
+  try {
+    const page = await newPage(voiceBrowser);
+    const who = await registerViaUi(page);
+    const token = await tokenFor(who.email);
+    // Every stage on this server, no key: PocketSphinx → commands → eSpeak NG.
+    const agent = await api('POST', '/agents', {
+      token,
+      body: {
+        name: 'Offline', welcome_message: null,
+        llm: { provider: 'commands', fallbacks: [] },
+        stt: { provider: 'pocketsphinx', fallbacks: [] },
+        tts: { provider: 'espeak', fallbacks: [] },
+      },
+    });
+    assert.equal(agent.status, 201, JSON.stringify(agent.body));
+    await page.goto(`${BASE}/#/talk?agent=${agent.body.id}`);
+    await page.getByRole('button', { name: 'Start call' }).click();
+    // The confirmation is shown and spoken.
+    await page.waitForFunction(() => [...document.querySelectorAll('.msg-assistant .msg-text, .msg-agent .msg-text')]
+      .some((e) => e.textContent.includes("Added 'water the plants'")), null, { timeout: 90000 });
+    await page.waitForFunction(() => Number(document.querySelector('.audio-stats')?.dataset.playedSeconds) > 0, null, { timeout: 60000 });
+    const tasks = await api('GET', '/tasks', { token });
+    const made = tasks.body.data.find((t) => t.title === 'water the plants');
+    assert.ok(made, `the task exists: ${JSON.stringify(tasks.body.data)}`);
+    assert.equal(made.source, 'voice');
+    await screenshot(page, 'real-talk-task');
+    await page.getByRole('button', { name: 'End call' }).click();
+    await page.getByRole('heading', { name: 'Call ended' }).waitFor({ timeout: 30000 });
+    await page.goto(`${BASE}/#/tasks`);
+    await page.locator('.task-list').getByText('water the plants', { exact: true }).waitFor();
     assert.deepEqual(page.problems, []);
   } finally {
     await voiceBrowser.close();

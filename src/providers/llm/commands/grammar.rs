@@ -542,8 +542,16 @@ pub fn parse(text: &str, now: &DateTime<Tz>) -> Intent {
     if t.is_empty() {
         return Intent::Empty;
     }
-    // Small talk.
-    if is(&t, "hi|hello|hey|hiya|howdy|yo|greetings there|cadence?")
+    // Small talk ("hello there" before "hello" is dropped as a lead-in).
+    let polite: Vec<Tok> = raw
+        .iter()
+        .filter(|t| !FILLERS_ANYWHERE.contains(&t.norm.as_str()))
+        .cloned()
+        .collect();
+    if is(
+        &polite,
+        "hi|hello|hey|hiya|howdy|yo|greetings there|cadence|everyone? cadence|there?",
+    ) || is(&t, "hi|hello|hey|hiya|howdy|yo|greetings there|cadence?")
         || is(&t, "good morning|afternoon|evening|day")
         || is(&t, "how are you|things doing?")
         || is(&t, "how is it going")

@@ -553,6 +553,7 @@ fn utterances_become_the_expected_steps() {
         ),
         // --- Small talk, help, refusals.
         (row("hello"), says("Hi! What can I do for you?")),
+        (row("hello there"), says("Hi! What can I do for you?")),
         (row("thanks"), says("You're welcome.")),
         (row(""), says(NOT_HEARD)),
         (row("um uh"), says(NOT_HEARD)),
