@@ -2,6 +2,7 @@
 # Browser tests of the web console: build the server, start it on a free port against a
 # scratch database, run tests/e2e (Debian's headless Chromium driven by playwright-core),
 # stop the server. Screenshots and the server log go to test-artifacts/e2e/.
+# CADENCE_E2E_PATTERN runs only the tests whose names match it.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -60,4 +61,4 @@ curl -fsS "$url/health" >/dev/null || die "the server did not answer $url/health
 log "running the browser tests"
 cd tests/e2e
 CADENCE_URL="$url" CADENCE_SIM_URL="$sim_url" CADENCE_ARTIFACTS="$artifacts" CHROMIUM_PATH="$(command -v chromium)" \
-  node --test --test-reporter=spec ./*.test.mjs
+  node --test --test-reporter=spec ${CADENCE_E2E_PATTERN:+--test-name-pattern="$CADENCE_E2E_PATTERN"} ./*.test.mjs

@@ -207,7 +207,12 @@ test('calls: the call list', { skip: need.calls }, async () => {
 function speechWav(text = 'Hello Cadence. What are my tasks for today?', engine = 'espeak') {
   const dir = mkdtempSync(path.join(tmpdir(), 'cadence-e2e-'));
   const file = path.join(dir, 'speech.wav');
-  if (engine === 'flite') execFileSync('flite', ['-voice', 'rms', '-t', text, '-o', file]);
+  if (engine === 'flite') {
+    // At the capture rate, after a second of silence (the browser's gain control settles).
+    const raw = path.join(dir, 'flite.wav');
+    execFileSync('flite', ['-voice', 'rms', '-t', text, '-o', raw]);
+    execFileSync('sox', [raw, '-b', '16', file, 'rate', '48000', 'pad', '1', '0']);
+  }
   else execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', file, text]);
   const wav = readFileSync(file);
   const dataAt = wav.indexOf(Buffer.from('data'));
@@ -269,9 +274,13 @@ test('talk: say "add a task called water the plants" offline, and it is in Tasks
     assert.equal(agent.status, 201, JSON.stringify(agent.body));
     await page.goto(`${BASE}/#/talk?agent=${agent.body.id}`);
     await page.getByRole('button', { name: 'Start call' }).click();
-    // The confirmation is shown and spoken.
-    await page.waitForFunction(() => [...document.querySelectorAll('.msg-assistant .msg-text, .msg-agent .msg-text')]
-      .some((e) => e.textContent.includes("Added 'water the plants'")), null, { timeout: 90000 });
+    // The confirmation is shown and spoken (what was heard is in the failure message).
+    await page.waitForFunction(() => [...document.querySelectorAll('.msg-assistant .msg-text')]
+      .some((e) => e.textContent.includes("Added 'water the plants'")), null, { timeout: 90000 })
+      .catch(async (e) => {
+        await screenshot(page, 'real-talk-task-failed');
+        throw new Error(`${e.message}\ntranscript: ${await page.locator('.transcript').innerText()}`);
+      });
     await page.waitForFunction(() => Number(document.querySelector('.audio-stats')?.dataset.playedSeconds) > 0, null, { timeout: 60000 });
     const tasks = await api('GET', '/tasks', { token });
     const made = tasks.body.data.find((t) => t.title === 'water the plants');
