@@ -99,8 +99,20 @@ async fn each_job_runs_once_across_two_instances(pool: PgPool) {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 300, "no job ran twice");
-    let metrics = a.client.get(a.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    for series in ["jobs_lag_seconds", "jobs_duration_seconds", "jobs_finished_total"] {
+    let metrics = a
+        .client
+        .get(a.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "jobs_lag_seconds",
+        "jobs_duration_seconds",
+        "jobs_finished_total",
+    ] {
         assert!(metrics.contains(series), "{series} in /metrics");
     }
 }
