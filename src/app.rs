@@ -57,6 +57,7 @@ impl Application {
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
         crate::background::spawn(&state);
+        crate::jobs::Worker::start(&state, crate::jobs::registry());
         state.events.start(state.shutdown.clone());
         let router = build_router(state.clone());
         Ok(Self {

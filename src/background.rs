@@ -22,6 +22,10 @@ pub fn spawn(state: &AppState) {
             if let Err(e) = crate::events::repo::purge_older_than(&state.db, hours).await {
                 tracing::debug!(error = %e, "event retention sweep skipped");
             }
+            let keep = state.settings.jobs.retention_hours.max(1);
+            if let Err(e) = crate::jobs::repo::purge_finished(&state.db, keep).await {
+                tracing::debug!(error = %e, "job retention sweep skipped");
+            }
             if let Err(e) = crate::wallet::sweep(&state.db).await {
                 tracing::debug!(error = %e, "wallet housekeeping skipped");
             }

@@ -51,6 +51,7 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub providers: ProvidersSettings,
     pub telephony: TelephonySettings,
+    pub jobs: JobsSettings,
 }
 
 fn default_env() -> Environment {
@@ -131,6 +132,19 @@ pub struct EventsSettings {
     pub retention_hours: i64,
     pub buffer: usize,
     pub send_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobsSettings {
+    /// Jobs one instance runs at once.
+    pub concurrency: usize,
+    /// Seconds a claimed job stays claimed without a renewal (a dead instance's jobs run
+    /// again after this).
+    pub lease_secs: f64,
+    /// Longest wait between looks at the queue.
+    pub sweep_secs: f64,
+    /// Finished and failed jobs are kept this long (their keys cannot be queued again).
+    pub retention_hours: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

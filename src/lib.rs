@@ -16,6 +16,7 @@ pub mod events;
 pub mod goals;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod memories;
 pub mod metrics;
 pub mod notes;

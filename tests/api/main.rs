@@ -14,6 +14,7 @@ mod foundation;
 mod goals;
 mod helpers;
 mod idempotency;
+mod jobs;
 mod memories;
 mod notes;
 mod outbound;
