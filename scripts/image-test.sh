@@ -266,7 +266,10 @@ fail() {
 
 step "starting $IMAGE at $url against $server/$db (production settings)"
 # Host network: the container reaches the host's PostgreSQL on 127.0.0.1 and listens there only.
-"$engine" run -d --name "$name" --network host "${run_flags[@]}" \
+# podman: the check is run on demand below (its periodic timer needs systemd, absent here).
+health_flags=()
+[ "$engine" = podman ] && health_flags=(--health-interval=disable)
+"$engine" run -d --name "$name" --network host "${run_flags[@]}" "${health_flags[@]}" \
   -e DATABASE_URL="$db_url" -e CADENCE__AUTH__JWT_SECRET="$secret" \
   -e CADENCE__SERVER__HOST=127.0.0.1 -e CADENCE__SERVER__PORT="$port" -e CADENCE__SERVER__PUBLIC_URL="$url" \
   "$IMAGE" >/dev/null
