@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export SQLX_OFFLINE ?= true
 
-.PHONY: run test lint fmt bench fuzz schemathesis docker sqlx-prepare sqlx-check build clean test-faults soak
+.PHONY: run test lint fmt bench fuzz schemathesis docker test-image compose-check sqlx-prepare sqlx-check build clean test-faults soak
 
 run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
 	@scripts/run.sh
@@ -37,6 +37,12 @@ schemathesis:  ## property-based API tests from /api/v1/openapi.json against a b
 
 docker:        ## build the container image (needs a Docker engine)
 	docker build -t cadence:latest .
+
+test-image:    ## build the image (podman/docker), run it on PostgreSQL: ready, register, a voice session
+	@scripts/image-test.sh
+
+compose-check: ## validate docker-compose.yml offline (Compose schema + references); also run by `make test`
+	@scripts/compose-check.sh
 
 sqlx-prepare:  ## regenerate .sqlx/ after changing a query or a migration
 	@scripts/sqlx-prepare.sh

@@ -194,7 +194,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())
         .merge(crate::voice::bolna_router())
-        .nest("/api/v1/calls", crate::calls::router())
+        .nest(
+            "/api/v1/calls",
+            crate::calls::router().merge(crate::telephony::calls_router()),
+        )
         .nest("/api/v1/analytics", crate::analytics::router())
         .nest("/api/v1/phone-numbers", crate::telephony::numbers_router())
         .nest(
