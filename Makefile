@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export SQLX_OFFLINE ?= true
 
-.PHONY: run test lint fmt bench fuzz schemathesis docker test-image compose-check sqlx-prepare sqlx-check build clean test-faults soak
+.PHONY: run test lint fmt bench bench-ref fuzz schemathesis docker test-image compose-check sqlx-prepare sqlx-check build clean test-faults soak
 
 run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
 	@scripts/run.sh
@@ -22,6 +22,9 @@ build:
 
 bench:         ## run the benchmarks and rewrite BENCHMARKS.md
 	@scripts/bench.sh
+
+bench-ref:     ## Cadence against the bare axum+sqlx reference (wrk); short: BENCH_SECONDS=5 BENCH_ROUNDS=1
+	@scripts/bench-reference.sh
 
 test-faults:   ## fault tests: PostgreSQL outage, failing providers, stalled clients, SIGTERM
 	@scripts/faults.sh

@@ -19,7 +19,7 @@ psql "$server/postgres" -qc "drop database if exists cadence_bench with (force)"
 DB=$(ensure_database "$server" cadence_bench)
 
 log "building release binaries"
-SQLX_OFFLINE=true cargo build --release --quiet --bin cadence --bin loadgen
+SQLX_OFFLINE=true cargo build --release --quiet --bin cadence --bin loadgen --bin bare_ref
 LOADGEN=./target/release/loadgen
 BASE="http://127.0.0.1:$PORT_BENCH"
 
@@ -118,7 +118,7 @@ for i, r in enumerate(results):
         ratios.append(f"- {r['name']}: {100*r['rps']/results[i+1]['rps']:.0f}% of the PostgreSQL ceiling for its query")
 if ratios:
     lines += ["", "## Against the ceiling", ""] + ratios
-for extra in ("BENCHMARKS.extra.md", "BENCHMARKS.soak.md"):  # soak: written by `make soak`
+for extra in ("BENCHMARKS.extra.md", "BENCHMARKS.reference.md", "BENCHMARKS.soak.md"):  # reference: bench.d/30, soak: `make soak`
     if os.path.exists(extra):
         lines += ["", open(extra).read().strip()]
 open("BENCHMARKS.md", "w").write("\n".join(lines) + "\n")
