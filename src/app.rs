@@ -222,19 +222,15 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn(http::request_id::middleware))
         .layer(
             TraceLayer::new_for_http()
+                // The fields are only evaluated when the span is enabled (nothing is
+                // allocated per request when `log.level` leaves out info).
                 .make_span_with(|req: &axum::http::Request<_>| {
-                    let route = req
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map(|p| p.as_str().to_owned())
-                        .unwrap_or_default();
-                    let id = req
-                        .headers()
-                        .get(http::request_id::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
                     tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(),
-                        route = %route, request_id = %id, user_id = tracing::field::Empty)
+                        route = %req.extensions().get::<axum::extract::MatchedPath>()
+                            .map_or("", |p| p.as_str()),
+                        request_id = %req.headers().get(http::request_id::HEADER)
+                            .and_then(|v| v.to_str().ok()).unwrap_or(""),
+                        user_id = tracing::field::Empty)
                 })
                 .on_failure(()),
         )

@@ -5,11 +5,14 @@ use std::{str::FromStr, time::Duration};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::{
-    PgPool,
+    Connection, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::config::DatabaseSettings;
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -32,7 +35,18 @@ pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .min_connections(settings.min_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .idle_timeout(Some(Duration::from_secs(600)))
-        .test_before_acquire(true)
+        // sqlx pings every connection as it returns to the pool; pinging it again on every
+        // checkout cost one more round trip per request (issue 21). Only a connection that
+        // sat idle long enough for the server to have dropped it is tested first.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect_options(settings)?))
 }
 

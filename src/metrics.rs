@@ -2,15 +2,21 @@
 //! histogram, database pool gauges, open WebSockets. Other modules record their own
 //! series through the `metrics` macros; `/metrics` renders them all.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    sync::{LazyLock, OnceLock},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header,
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use dashmap::DashMap;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parking_lot::RwLock;
 
 use crate::state::AppState;
 
@@ -33,22 +39,52 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Handles of the request series by route template, then `(method, status)`: recording a
+/// request is a lookup, where building its three label strings and hashing them into the
+/// registry cost an allocation each on every request (issue 21).
+type RouteSeries = RwLock<Vec<(Method, u16, Counter, Histogram)>>;
+static SERIES: LazyLock<DashMap<String, RouteSeries>> = LazyLock::new(DashMap::new);
+
+fn record(route: &str, method: &Method, status: u16, seconds: f64) {
+    if let Some(series) = SERIES.get(route)
+        && let Some((.., c, h)) = series
+            .read()
+            .iter()
+            .find(|(m, s, ..)| m == method && *s == status)
+    {
+        c.increment(1);
+        h.record(seconds);
+        return;
+    }
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.as_str().to_owned()),
+        ("status", status.to_string()),
+    ];
+    let counter = metrics::counter!("http_requests_total", &labels);
+    let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
+    counter.increment(1);
+    histogram.record(seconds);
+    let series = SERIES.entry(route.to_owned()).or_default();
+    let mut series = series.write();
+    if !series.iter().any(|(m, s, ..)| m == method && *s == status) {
+        series.push((method.clone(), status, counter, histogram));
+    }
+}
+
 /// Middleware recording every request under its route template (never the raw path,
 /// which would explode cardinality).
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    record(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }
 

@@ -11,7 +11,7 @@ function init(args)
     if token ~= "" then
       n = n + 1
       local headers = { ["Authorization"] = "Bearer " .. token }
-      if body then
+      if body and body ~= "" then
         headers["Content-Type"] = "application/json"
         reqs[n] = wrk.format("POST", nil, headers, (body:gsub("{n}", tostring(n))))
       else

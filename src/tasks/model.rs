@@ -82,6 +82,7 @@ pub struct Task {
 }
 
 /// A task as stored (enums as text).
+#[derive(sqlx::FromRow)]
 pub struct TaskRow {
     pub id: Uuid,
     pub title: String,

@@ -1,10 +1,13 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::model::{TaskFilter, TaskRow};
-use crate::records::{Hit, texts};
+use crate::{
+    http::LinkFilter,
+    records::{Hit, texts},
+};
 
 pub struct NewTask<'a> {
     pub id: Uuid,
@@ -251,35 +254,53 @@ pub async fn delete(
     Ok(r.rows_affected() > 0)
 }
 
-/// The filter as SQL parameters.
-struct Params {
-    statuses: Vec<String>,
-    priorities: Vec<String>,
-    sources: Vec<String>,
-    parent_none: bool,
-    parent_id: Option<Uuid>,
-    goal_none: bool,
-    goal_id: Option<Uuid>,
-    note_none: bool,
-    note_id: Option<Uuid>,
-}
+/// The columns of a [`TaskRow`].
+const COLUMNS: &str = "id, title, description, status, priority, due_date, due_time, parent_id, \
+    goal_id, note_id, source, source_reference, completed_at, metadata, version, created_at, \
+    updated_at, remind_at, estimate_minutes, snoozed_until";
 
-impl Params {
-    fn of(f: &TaskFilter) -> Self {
-        let (parent_none, parent_id) = f.parent.sql();
-        let (goal_none, goal_id) = f.goal.sql();
-        let (note_none, note_id) = f.note.sql();
-        Self {
-            statuses: texts(&f.statuses),
-            priorities: texts(&f.priorities),
-            sources: texts(&f.sources),
-            parent_none,
-            parent_id,
-            goal_none,
-            goal_id,
-            note_none,
-            note_id,
+/// `where user_id = $1` and only the conditions the filter sets. Each filter combination is
+/// its own statement, so PostgreSQL plans it for what it asks and can cache that plan (one
+/// catch-all statement with `$n is null or …` for every filter was re-planned on every
+/// execution, since its generic plan looked worse than a custom one: issue 21).
+fn push_filter(b: &mut QueryBuilder<Postgres>, user_id: Uuid, f: &TaskFilter, text: bool) {
+    b.push(" where user_id = ").push_bind(user_id);
+    for (column, values) in [
+        ("status", texts(&f.statuses)),
+        ("priority", texts(&f.priorities)),
+        ("source", texts(&f.sources)),
+    ] {
+        if !values.is_empty() {
+            b.push(format_args!(" and {column} = any("))
+                .push_bind(values)
+                .push(")");
         }
+    }
+    if let Some(d) = f.due_before {
+        b.push(" and due_date <= ").push_bind(d);
+    }
+    if let Some(d) = f.due_after {
+        b.push(" and due_date >= ").push_bind(d);
+    }
+    for (column, link) in [
+        ("parent_id", f.parent),
+        ("goal_id", f.goal),
+        ("note_id", f.note),
+    ] {
+        match link {
+            LinkFilter::Any => {}
+            LinkFilter::None => {
+                b.push(format_args!(" and {column} is null"));
+            }
+            LinkFilter::Is(id) => {
+                b.push(format_args!(" and {column} = ")).push_bind(id);
+            }
+        }
+    }
+    if text && let Some(q) = &f.q {
+        b.push(" and search @@ websearch_to_tsquery('english', ")
+            .push_bind(q.clone())
+            .push(")");
     }
 }
 
@@ -291,47 +312,18 @@ pub async fn list(
     cursor: Option<(DateTime<Utc>, Uuid)>,
     fetch: i64,
 ) -> sqlx::Result<Vec<TaskRow>> {
-    let p = Params::of(f);
-    let (ts, cid) = cursor.unzip();
-    sqlx::query_as!(
-        TaskRow,
-        r#"select id, title, description, status, priority, due_date, due_time, parent_id,
-                  goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
-           from tasks
-           where user_id = $1
-             and (cardinality($2::text[]) = 0 or status = any($2))
-             and (cardinality($3::text[]) = 0 or priority = any($3))
-             and (cardinality($4::text[]) = 0 or source = any($4))
-             and ($5::date is null or due_date <= $5)
-             and ($6::date is null or due_date >= $6)
-             and (not $7::bool or parent_id is null) and ($8::uuid is null or parent_id = $8)
-             and (not $9::bool or goal_id is null) and ($10::uuid is null or goal_id = $10)
-             and (not $11::bool or note_id is null) and ($12::uuid is null or note_id = $12)
-             and ($13::text is null or search @@ websearch_to_tsquery('english', $13))
-             and (created_at, id) < (coalesce($14, 'infinity'::timestamptz),
-                                     coalesce($15, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-           order by created_at desc, id desc
-           limit $16"#,
-        user_id,
-        &p.statuses,
-        &p.priorities,
-        &p.sources,
-        f.due_before,
-        f.due_after,
-        p.parent_none,
-        p.parent_id,
-        p.goal_none,
-        p.goal_id,
-        p.note_none,
-        p.note_id,
-        f.q.as_deref(),
-        ts,
-        cid,
-        fetch
-    )
-    .fetch_all(db)
-    .await
+    let mut b = QueryBuilder::new(format!("select {COLUMNS} from tasks"));
+    push_filter(&mut b, user_id, f, true);
+    if let Some((ts, id)) = cursor {
+        b.push(" and (created_at, id) < (")
+            .push_bind(ts)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    b.push(" order by created_at desc, id desc limit ")
+        .push_bind(fetch);
+    b.build_query_as().fetch_all(db).await
 }
 
 /// A position in the due-date ordering.
@@ -346,56 +338,28 @@ pub async fn list_by_due(
     cursor: Option<DueKey>,
     fetch: i64,
 ) -> sqlx::Result<Vec<TaskRow>> {
-    let p = Params::of(f);
-    let (date, time, ts, cid) = match cursor {
-        Some((d, t, ts, id)) => (d, t, Some(ts), Some(id)),
-        None => (None, None, None, None),
-    };
-    sqlx::query_as!(
-        TaskRow,
-        r#"select id, title, description, status, priority, due_date, due_time, parent_id,
-                  goal_id, note_id, source, source_reference, completed_at, metadata, version,
-                  created_at, updated_at, remind_at, estimate_minutes, snoozed_until
-           from tasks
-           where user_id = $1
-             and (cardinality($2::text[]) = 0 or status = any($2))
-             and (cardinality($3::text[]) = 0 or priority = any($3))
-             and (cardinality($4::text[]) = 0 or source = any($4))
-             and ($5::date is null or due_date <= $5)
-             and ($6::date is null or due_date >= $6)
-             and (not $7::bool or parent_id is null) and ($8::uuid is null or parent_id = $8)
-             and (not $9::bool or goal_id is null) and ($10::uuid is null or goal_id = $10)
-             and (not $11::bool or note_id is null) and ($12::uuid is null or note_id = $12)
-             and ($13::text is null or search @@ websearch_to_tsquery('english', $13))
-             and ($16::timestamptz is null
-                  or (coalesce(due_date, 'infinity'::date), coalesce(due_time, '24:00'::time),
-                      created_at, id)
-                     > (coalesce($14::date, 'infinity'::date), coalesce($15::time, '24:00'::time),
-                        $16, $17::uuid))
-           order by coalesce(due_date, 'infinity'::date), coalesce(due_time, '24:00'::time),
-                    created_at, id
-           limit $18"#,
-        user_id,
-        &p.statuses,
-        &p.priorities,
-        &p.sources,
-        f.due_before,
-        f.due_after,
-        p.parent_none,
-        p.parent_id,
-        p.goal_none,
-        p.goal_id,
-        p.note_none,
-        p.note_id,
-        f.q.as_deref(),
-        date,
-        time,
-        ts,
-        cid,
-        fetch
+    let mut b = QueryBuilder::new(format!("select {COLUMNS} from tasks"));
+    push_filter(&mut b, user_id, f, true);
+    if let Some((date, time, ts, id)) = cursor {
+        b.push(
+            " and (coalesce(due_date, 'infinity'::date), coalesce(due_time, '24:00'::time), \
+             created_at, id) > (coalesce(",
+        )
+        .push_bind(date)
+        .push("::date, 'infinity'::date), coalesce(")
+        .push_bind(time)
+        .push("::time, '24:00'::time), ")
+        .push_bind(ts)
+        .push(", ")
+        .push_bind(id)
+        .push(")");
+    }
+    b.push(
+        " order by coalesce(due_date, 'infinity'::date), coalesce(due_time, '24:00'::time), \
+         created_at, id limit ",
     )
-    .fetch_all(db)
-    .await
+    .push_bind(fetch);
+    b.build_query_as().fetch_all(db).await
 }
 
 /// Best match first (`(rank, created_at, id)` descending), strictly after `cursor`.
@@ -407,50 +371,33 @@ pub async fn search(
     cursor: Option<(f32, DateTime<Utc>, Uuid)>,
     fetch: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let p = Params::of(f);
-    let (rank, ts, cid) = match cursor {
-        Some((r, t, i)) => (Some(r), Some(t), Some(i)),
-        None => (None, None, None),
-    };
-    sqlx::query_as!(
-        Hit,
-        r#"select id, rank as "rank!", created_at
-           from (select id, created_at,
-                        ts_rank_cd(search, websearch_to_tsquery('english', $13)) as rank
-                 from tasks
-                 where user_id = $1
-                   and (cardinality($2::text[]) = 0 or status = any($2))
-                   and (cardinality($3::text[]) = 0 or priority = any($3))
-                   and (cardinality($4::text[]) = 0 or source = any($4))
-                   and ($5::date is null or due_date <= $5)
-                   and ($6::date is null or due_date >= $6)
-                   and (not $7::bool or parent_id is null) and ($8::uuid is null or parent_id = $8)
-                   and (not $9::bool or goal_id is null) and ($10::uuid is null or goal_id = $10)
-                   and (not $11::bool or note_id is null) and ($12::uuid is null or note_id = $12)
-                   and search @@ websearch_to_tsquery('english', $13)) hits
-           where (rank, created_at, id) < (coalesce($14, 'infinity'::real),
-                                           coalesce($15, 'infinity'::timestamptz),
-                                           coalesce($16, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-           order by rank desc, created_at desc, id desc
-           limit $17"#,
-        user_id,
-        &p.statuses,
-        &p.priorities,
-        &p.sources,
-        f.due_before,
-        f.due_after,
-        p.parent_none,
-        p.parent_id,
-        p.goal_none,
-        p.goal_id,
-        p.note_none,
-        p.note_id,
-        q,
-        rank,
-        ts,
-        cid,
-        fetch
-    )
-    .fetch_all(db)
-    .await
+    let mut b = QueryBuilder::new(
+        "select id, rank, created_at from (select id, created_at, \
+         ts_rank_cd(search, websearch_to_tsquery('english', ",
+    );
+    b.push_bind(q.to_owned()).push(")) as rank from tasks");
+    push_filter(&mut b, user_id, f, false);
+    b.push(" and search @@ websearch_to_tsquery('english', ")
+        .push_bind(q.to_owned())
+        .push(")) hits");
+    if let Some((rank, ts, id)) = cursor {
+        b.push(" where (rank, created_at, id) < (")
+            .push_bind(rank)
+            .push(", ")
+            .push_bind(ts)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    b.push(" order by rank desc, created_at desc, id desc limit ")
+        .push_bind(fetch);
+    let rows: Vec<(Uuid, f32, DateTime<Utc>)> = b.build_query_as().fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, rank, created_at)| Hit {
+            id,
+            rank,
+            created_at,
+        })
+        .collect())
 }

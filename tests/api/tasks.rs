@@ -461,6 +461,123 @@ async fn task_filters_and_search(pool: PgPool) {
     }
 }
 
+/// Every filter the list builds into its statement, alone and combined, on every ordering
+/// (newest first, due date, ranked search) and across pages: the statement is assembled
+/// per filter combination, so each combination is checked against the rows it must return.
+#[sqlx::test]
+async fn task_filter_combinations_on_every_ordering_and_page(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let u = app.new_user().await;
+    let t = &u.access_token;
+    let other = app.new_user().await;
+    let goal = app
+        .create("/api/v1/goals", t, &json!({"title": "Garden"}))
+        .await;
+    let note = app
+        .create("/api/v1/notes", t, &json!({"title": "Plans"}))
+        .await;
+    let parent = app
+        .create(
+            TASKS,
+            t,
+            &json!({"title": "Dig the garden beds", "due_date": "2026-12-03"}),
+        )
+        .await;
+    let child_a = app
+        .create(
+            TASKS,
+            t,
+            &json!({"title": "Buy garden soil", "parent_id": parent["id"], "goal_id": goal["id"],
+                    "priority": "high", "due_date": "2026-12-02", "due_time": "09:00:00"}),
+        )
+        .await;
+    let child_b = app
+        .create(
+            TASKS,
+            t,
+            &json!({"title": "Rent a garden tiller", "parent_id": parent["id"], "note_id": note["id"],
+                    "status": "done", "due_date": "2026-12-02", "due_time": "08:00:00"}),
+        )
+        .await;
+    let lone = app
+        .create(
+            TASKS,
+            t,
+            &json!({"title": "Water the garden", "goal_id": goal["id"]}),
+        )
+        .await;
+    // Someone else's garden never shows up.
+    app.create(
+        TASKS,
+        &other.access_token,
+        &json!({"title": "Other garden", "due_date": "2026-12-02"}),
+    )
+    .await;
+
+    let q = |s: &str| format!("{TASKS}?{s}");
+    let (p, a, b, l) = (id(&parent), id(&child_a), id(&child_b), id(&lone));
+    for (query, expected) in [
+        (format!("parent_id={p}"), vec![&b, &a]),
+        ("parent_id=null".to_string(), vec![&l, &p]),
+        ("goal_id=null".to_string(), vec![&b, &p]),
+        (format!("goal_id={}", id(&goal)), vec![&l, &a]),
+        ("note_id=null".to_string(), vec![&l, &a, &p]),
+        (format!("note_id={}", id(&note)), vec![&b]),
+        (format!("parent_id={p}&status=todo"), vec![&a]),
+        (
+            "parent_id=null&goal_id=null&note_id=null".to_string(),
+            vec![&p],
+        ),
+        (
+            format!(
+                "parent_id={p}&priority=high,medium&due_before=2026-12-02&due_after=2026-12-02"
+            ),
+            vec![&b, &a],
+        ),
+        (
+            "q=garden&parent_id=null&sort=created_at".to_string(),
+            vec![&l, &p],
+        ),
+        (
+            "q=garden&source=manual&status=todo&sort=created_at".to_string(),
+            vec![&l, &a, &p],
+        ),
+        ("sort=due_date".to_string(), vec![&b, &a, &p, &l]),
+        ("sort=due_date&parent_id=null".to_string(), vec![&p, &l]),
+        (
+            format!("sort=due_date&q=garden&goal_id={}", id(&goal)),
+            vec![&a, &l],
+        ),
+        ("sort=due_date&due_after=2026-12-03".to_string(), vec![&p]),
+        ("q=tiller&status=done".to_string(), vec![&b]),
+        ("q=tiller&status=todo".to_string(), vec![]),
+    ] {
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(app.list_ids(&q(&query), t).await, expected, "{query}");
+        // The same rows one per page: each ordering's cursor continues the same statement.
+        let paged: Vec<String> = app
+            .all_pages(&q(&query), t, 1)
+            .await
+            .iter()
+            .map(id)
+            .collect();
+        assert_eq!(paged, expected, "{query}, one per page");
+    }
+    // Ranked search pages one hit at a time through all four gardens, best first.
+    let ranked: Vec<String> = app
+        .all_pages(&q("q=garden"), t, 1)
+        .await
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(ranked.len(), 4);
+    assert_eq!(
+        ranked.iter().collect::<HashSet<_>>(),
+        [&p, &a, &b, &l].into_iter().collect::<HashSet<_>>()
+    );
+    assert_eq!(ranked, app.list_ids(&q("q=garden"), t).await);
+}
+
 #[sqlx::test]
 async fn tasks_paginate_without_duplicates_or_gaps(pool: PgPool) {
     let app = spawn_app(pool).await;
