@@ -173,6 +173,19 @@ pub struct PricingSettings {
     pub llm_models: std::collections::BTreeMap<String, LlmModelPrice>,
 }
 
+impl PricingSettings {
+    /// The price of one LLM model: its `[pricing.llm_models]` entry, else the defaults.
+    pub fn llm_price(&self, model: &str) -> LlmModelPrice {
+        self.llm_models
+            .get(model)
+            .copied()
+            .unwrap_or(LlmModelPrice {
+                input_per_1k: self.llm_default_input_per_1k,
+                output_per_1k: self.llm_default_output_per_1k,
+            })
+    }
+}
+
 /// Credits per 1,000 tokens of one LLM model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct LlmModelPrice {

@@ -173,7 +173,7 @@ pub fn problem_response_ext(
         detail,
         code: code.to_string(),
         errors,
-        request_id: crate::http::request_id::current().unwrap_or_default(),
+        request_id: crate::request_id::current().unwrap_or_default(),
         extensions,
     };
     let mut resp = (status, axum::Json(body)).into_response();

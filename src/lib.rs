@@ -1,5 +1,6 @@
 //! Cadence: a self-hostable backend for voice-first AI personal assistants.
 
+pub mod accounts;
 pub mod agents;
 pub mod analytics;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod event_stream;
 pub mod events;
 pub mod goals;
 pub mod health;
@@ -26,6 +28,7 @@ pub mod planner;
 pub mod providers;
 pub mod records;
 pub mod reflections;
+pub mod request_id;
 pub mod sim;
 pub mod state;
 pub mod tasks;

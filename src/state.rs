@@ -34,6 +34,12 @@ impl FromRef<AppState> for PgPool {
     }
 }
 
+impl FromRef<AppState> for AuthContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 impl FromRef<AppState> for Arc<Settings> {
     fn from_ref(state: &AppState) -> Self {
         state.settings.clone()

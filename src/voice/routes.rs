@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    accounts::service as auth,
     agents::service as agents,
-    auth::{AuthUser, service as auth},
+    auth::AuthUser,
     calls::{model::Transcript, repo as calls_repo},
     error::{ApiError, ApiResult, FieldError, Problem},
     http::{ValidJson, Validate},

@@ -75,14 +75,7 @@ pub struct LlmCost {
 
 /// The price of one LLM model (the defaults when it is not listed).
 pub fn llm_price(prices: &PricingSettings, model: &str) -> LlmModelPrice {
-    prices
-        .llm_models
-        .get(model)
-        .copied()
-        .unwrap_or(LlmModelPrice {
-            input_per_1k: prices.llm_default_input_per_1k,
-            output_per_1k: prices.llm_default_output_per_1k,
-        })
+    prices.llm_price(model)
 }
 
 fn millis(seconds: f64) -> u128 {

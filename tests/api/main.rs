@@ -16,6 +16,7 @@ mod goals;
 mod helpers;
 mod idempotency;
 mod jobs;
+mod layout;
 mod memories;
 mod notes;
 mod outbound;
