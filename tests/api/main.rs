@@ -9,6 +9,7 @@ mod calls;
 mod chat;
 mod commands;
 mod contract;
+mod docs;
 mod events;
 mod faults;
 mod foundation;
