@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod memories;
 pub mod metrics;
 pub mod notes;
+pub mod notifications;
 pub mod openapi;
 pub mod payments;
 pub mod planner;

@@ -10,6 +10,9 @@
 //! - ElevenLabs (`base_url = http://ADDR`): `POST /v1/text-to-speech/{voice}/stream`;
 //! - Twilio (`base_url = http://ADDR`): `POST /2010-04-01/Accounts/{sid}/Calls.json` and
 //!   `…/Calls/{sid}.json`;
+//! - Web Push (RFC 8030, endpoint `http://ADDR/push/{id}`): verifies the VAPID JWT, decrypts
+//!   the `aes128gcm` payload with the subscription's key; `POST /__sim/push/subscriptions`
+//!   registers one, `…/{id}/gone` makes it answer 410, `GET /__sim/push/messages` reads them;
 //! - control: `GET /__sim/log` (every request, with whether its answer completed or the
 //!   client went away), `DELETE /__sim/log`, `POST /__sim/script` (queue replies).
 //!
@@ -21,6 +24,9 @@
 mod audio;
 mod llm;
 mod twilio;
+mod webpush;
+
+pub use webpush::PushMessage;
 
 use std::{
     collections::VecDeque,
@@ -224,6 +230,7 @@ pub(crate) struct SimState {
     scripts: Mutex<Vec<(Service, VecDeque<Reply>)>>,
     log: Mutex<Vec<LogEntry>>,
     next_id: AtomicU64,
+    push: Mutex<webpush::PushState>,
 }
 
 impl SimState {
@@ -233,6 +240,7 @@ impl SimState {
             scripts: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
+            push: Mutex::new(Default::default()),
         }
     }
 
@@ -357,6 +365,24 @@ impl SimHandle {
             .collect()
     }
 
+    /// Register a browser's push subscription (its private key and auth secret) with the
+    /// push service; the endpoint URL to give the server.
+    pub fn push_subscription(&self, secret: p256::SecretKey, auth: [u8; 16]) -> String {
+        let id = self.state.push_register(secret, auth.to_vec());
+        format!("{}/push/{id}", self.base_url())
+    }
+
+    /// Make a subscription's endpoint answer 410 Gone from now on.
+    pub fn push_gone(&self, endpoint: &str) {
+        let id = endpoint.rsplit('/').next().unwrap_or_default();
+        self.state.push_set_gone(id);
+    }
+
+    /// Pushes accepted so far (decrypted), oldest first.
+    pub fn push_messages(&self) -> Vec<PushMessage> {
+        self.state.push_messages()
+    }
+
     pub fn clear_log(&self) {
         self.state.log.lock().clear();
     }
@@ -455,6 +481,13 @@ fn router(state: Arc<SimState>) -> Router {
             "/2010-04-01/Accounts/{sid}/Calls/{call_sid}",
             post(twilio::update_call),
         )
+        .route("/push/{id}", post(webpush::push))
+        .route("/__sim/push/subscriptions", post(webpush::register))
+        .route(
+            "/__sim/push/subscriptions/{id}/gone",
+            post(webpush::set_gone),
+        )
+        .route("/__sim/push/messages", get(webpush::messages))
         .route("/__sim/log", get(get_log).delete(clear_log))
         .route("/__sim/script", post(post_script))
         .route("/__sim/config", get(get_config).put(put_config))

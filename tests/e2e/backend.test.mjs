@@ -21,6 +21,7 @@ const need = {
   calls: await missing('/api/v1/calls'),
   wallet: await missing('/api/v1/wallet', '/api/v1/wallet/transactions', '/api/v1/wallet/add-credits'),
   goals: await missing('/api/v1/goals', '/api/v1/goals/{id}', '/api/v1/goals/{id}/tasks'),
+  notifications: await missing('/api/v1/tasks', '/api/v1/notifications', '/api/v1/notifications/{id}/ack'),
 };
 
 let browser;
@@ -295,4 +296,33 @@ test('talk: say "add a task called water the plants" offline, and it is in Tasks
   } finally {
     await voiceBrowser.close();
   }
+});
+
+test('the bell shows a reminder fired; acknowledging it clears the count', { skip: need.notifications }, async () => {
+  const page = await newPage(browser);
+  const who = await registerViaUi(page);
+  const token = await tokenFor(who.email);
+  const bell = page.locator('#bell');
+  await bell.waitFor();
+  assert.equal(await page.locator('#bell-count').isVisible(), false, 'no unread notifications yet');
+
+  const remindAt = new Date(Date.now() + 1500).toISOString();
+  const created = await api('POST', '/tasks', { token, body: { title: 'Stretch your legs', remind_at: remindAt } });
+  assert.equal(created.status, 201);
+  // The reminder job fires on the server; the bell hears notification.created live.
+  await page.locator('#bell-count').getByText('1', { exact: true }).waitFor({ timeout: 20000 });
+  await screenshot(page, 'bell-reminder');
+
+  await bell.click();
+  const item = page.locator('#notification-list li').filter({ hasText: 'Stretch your legs' });
+  await item.waitFor();
+  await item.getByRole('button', { name: 'Acknowledge Stretch your legs' }).click();
+  await page.locator('#notification-list li[data-status="acknowledged"]').waitFor();
+  await page.locator('#bell-count').waitFor({ state: 'hidden' });
+  const list = await api('GET', '/notifications', { token });
+  assert.equal(list.body.data.length, 1);
+  assert.equal(list.body.data[0].kind, 'reminder');
+  assert.equal(list.body.data[0].status, 'acknowledged');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
 });
