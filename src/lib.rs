@@ -26,6 +26,7 @@ pub mod planner;
 pub mod providers;
 pub mod records;
 pub mod reflections;
+pub mod schedule;
 pub mod sim;
 pub mod state;
 pub mod tasks;

@@ -45,6 +45,7 @@ static FILES: &[(&str, &[u8])] = assets![
     "views/profile.js",
     "views/notes.js",
     "views/tasks.js",
+    "views/day.js",
     "views/goals.js",
     "views/reflections.js",
     "views/memories.js",

@@ -22,6 +22,7 @@ mod outbound;
 mod payments;
 mod planner;
 mod providers;
+mod schedule;
 mod tasks;
 mod telephony;
 mod users;

@@ -12,6 +12,7 @@ const ROUTES = [
   { path: '/', load: () => import('./views/home.js'), fn: 'home', title: 'Home' },
   { path: '/profile', load: () => import('./views/profile.js'), fn: 'profile', title: 'Profile' },
   { path: '/tasks', load: () => import('./views/tasks.js'), fn: 'tasks', title: 'Tasks', needs: '/tasks', what: 'Tasks are' },
+  { path: '/day', load: () => import('./views/day.js'), fn: 'day', title: 'Day', needs: '/schedule', what: 'The day planner is' },
   { path: '/notes', load: () => import('./views/notes.js'), fn: 'list', title: 'Notes', needs: '/notes', what: 'Notes are' },
   { path: '/notes/:id', load: () => import('./views/notes.js'), fn: 'edit', title: 'Note', needs: '/notes/{id}', what: 'Notes are' },
   { path: '/goals', load: () => import('./views/goals.js'), fn: 'list', title: 'Goals', needs: '/goals', what: 'Goals are' },
