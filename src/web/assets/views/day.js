@@ -98,9 +98,9 @@ export async function day(main, _params, query) {
         b.locked ? badge('Locked', 'warn') : null,
         b.source !== 'plan' ? [' ', badge(humanize(b.source))] : null),
       h('p', null, b.task_id ? h('a', { href: '#/tasks' }, b.title) : b.title),
-      h('div', { class: 'row wrap' },
+      h('div', { class: 'row wrap block-actions' },
         h('button', {
-          type: 'button', class: 'link-button',
+          type: 'button', class: 'link-button', 'aria-label': `${b.locked ? 'Unlock' : 'Lock'} ${b.title}`,
           onclick: () => act({ locked: !b.locked }, b.locked ? 'Unlocked.' : 'Locked: it stays when you plan again.'),
         }, b.locked ? 'Unlock' : 'Lock'),
         startInput,
