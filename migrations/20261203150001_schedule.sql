@@ -56,6 +56,23 @@ $$;
 create trigger schedule_blocks_cancel_reminder after delete on schedule_blocks
     for each row execute function schedule_blocks_cancel_reminder();
 
+-- A task that is closed (done, cancelled) or gets its own reminder no longer needs the
+-- start reminders of its blocks. (Reopening does not re-arm them: planning again does.)
+create function schedule_task_changed() returns trigger language plpgsql as $$
+begin
+    delete from jobs j
+    using schedule_blocks b
+    where b.task_id = new.id and j.kind = 'notification.raise' and j.status = 'queued'
+      and j.key like 'block:' || b.id::text || ':%';
+    return null;
+end
+$$;
+create trigger schedule_task_changed after update of status, remind_at on tasks
+    for each row
+    when ((new.status in ('done', 'cancelled') and old.status not in ('done', 'cancelled'))
+          or (new.remind_at is not null and old.remind_at is null))
+    execute function schedule_task_changed();
+
 -- The built-in agents get the day planner tools.
 update agents set tools = array_append(tools, 'schedule')
 where is_builtin and not ('schedule' = any (tools));

@@ -13,7 +13,9 @@
 //!
 //! A task block gets a `notification.raise` job at its start (key
 //! `block:<id>:<start rfc3339>`) unless the task has its own `remind_at`; moving a block
-//! re-arms it, deleting or replanning cancels it. Events: `schedule.created`,
+//! re-arms it, deleting or replanning cancels it, and so does (by triggers, see the
+//! migration) deleting, completing or cancelling the task or giving it its own `remind_at`.
+//! Events: `schedule.created`,
 //! `schedule.updated` (the plan), `schedule_block.updated`, `schedule_block.deleted`.
 
 pub mod busy;

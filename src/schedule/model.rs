@@ -167,7 +167,7 @@ impl Validate for PlanDay {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::new();
         if parse_date(&self.date).is_none() {
-            v.error("date", "must be a date (YYYY-MM-DD)");
+            v.error("date", "must be a date (YYYY-MM-DD) from 1970 to 9999");
         }
         for (field, value) in [("work_start", &self.work_start), ("cutoff", &self.cutoff)] {
             if let Some(t) = value
@@ -209,8 +209,15 @@ pub struct UpdateBlock {
 
 impl Validate for UpdateBlock {}
 
+/// Days outside these years are refused (nobody plans them; PostgreSQL's timestamps end).
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// `YYYY-MM-DD` within [`YEARS`].
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| YEARS.contains(&d.year()))
 }
 
 /// `HH:MM` or `HH:MM:SS`.

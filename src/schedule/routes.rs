@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::{
-    model::{Block, Plan, PlanDay, UpdateBlock},
+    model::{Block, Plan, PlanDay, UpdateBlock, parse_date},
     service,
 };
 use crate::{
@@ -60,9 +60,12 @@ pub async fn get_schedule(
     auth: AuthUser,
     query: QueryParams,
 ) -> ApiResult<Json<Plan>> {
-    let date: NaiveDate = query
-        .one("date", "a date (YYYY-MM-DD)")?
-        .ok_or_else(|| ApiError::validation("date", "is required (YYYY-MM-DD)"))?;
+    let date: NaiveDate = match query.text("date") {
+        None => return Err(ApiError::validation("date", "is required (YYYY-MM-DD)")),
+        Some(d) => parse_date(d).ok_or_else(|| {
+            ApiError::validation("date", "must be a date (YYYY-MM-DD) from 1970 to 9999")
+        })?,
+    };
     Ok(Json(
         service::get_plan(&state.db, auth.user_id, date).await?,
     ))

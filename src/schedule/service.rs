@@ -359,6 +359,14 @@ pub async fn update_block(
         (Some(s), None) => (s, s + (current.ends_at - current.starts_at)),
         (s, e) => (s.unwrap_or(current.starts_at), e.unwrap_or(current.ends_at)),
     };
+    {
+        use chrono::Datelike;
+        for (field, t) in [("start", start), ("end", end)] {
+            if !super::model::YEARS.contains(&t.year()) {
+                return Err(ApiError::validation(field, "must be from 1970 to 9999"));
+            }
+        }
+    }
     if end <= start {
         return Err(ApiError::validation("end", "must be after start"));
     }

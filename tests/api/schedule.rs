@@ -295,6 +295,8 @@ async fn bad_input_is_422_naming_the_field(pool: PgPool) {
     for (body, field) in [
         (json!({"date": "2030-02-30"}), "date"),
         (json!({"date": "tomorrow"}), "date"),
+        (json!({"date": "1969-12-31"}), "date"),
+        (json!({"date": "+10000-01-01"}), "date"),
         (json!({"date": DAY, "work_start": "25:00"}), "work_start"),
         (json!({"date": DAY, "cutoff": "noon"}), "cutoff"),
         (json!({"date": DAY, "buffer_minutes": -1}), "buffer_minutes"),
@@ -318,7 +320,7 @@ async fn bad_input_is_422_naming_the_field(pool: PgPool) {
             "{body}: {problem}"
         );
     }
-    for q in ["", "?date=2030-13-01"] {
+    for q in ["", "?date=2030-13-01", "?date=0001-01-01"] {
         let resp = app.get(&format!("/api/v1/schedule{q}"), t).await;
         let problem =
             assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
@@ -360,6 +362,7 @@ async fn bad_input_is_422_naming_the_field(pool: PgPool) {
             "end",
         ),
         (json!({"start": "9 am"}), "start"),
+        (json!({"start": "0001-01-01T00:00:00Z"}), "start"),
         (json!({"locked": "yes"}), "locked"),
         (json!({"title": "renamed"}), "title"),
     ] {
@@ -527,6 +530,28 @@ async fn task_blocks_get_a_start_reminder_that_follows_the_block(pool: PgPool) {
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(job(&app, &key(&fresh)).await.is_none());
+
+    // A task that is done needs no reminder to start it.
+    let fourth = post_plan(&app, &user, golden_request()).await;
+    let b = block_of(&fourth, "write report").clone();
+    assert!(job(&app, &key(&b)).await.is_some());
+    let resp = app
+        .put_json(
+            &format!("/api/v1/tasks/{plain}/status"),
+            &user.access_token,
+            &json!({"status": "done"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(job(&app, &key(&b)).await.is_none());
+    let resp = app
+        .put_json(
+            &format!("/api/v1/tasks/{plain}/status"),
+            &user.access_token,
+            &json!({"status": "todo"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
 
     // A deleted task takes its block and the block's reminder with it.
     let third = post_plan(&app, &user, golden_request()).await;
