@@ -148,6 +148,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             providers: Arc::new(crate::providers::ProviderRegistry::from_settings(&settings)),
+            busy: Default::default(),
             settings,
         })
     }
@@ -193,6 +194,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/goals", crate::goals::router())
         .merge(crate::planner::router())
         .nest("/api/v1/reflections", crate::reflections::router())
+        .nest("/api/v1/schedule", crate::schedule::router())
         .nest("/api/v1/memories", crate::memories::router())
         .nest("/api/v1/conversations", crate::chat::router())
         .nest("/api/v1/chat", crate::chat::socket_router())

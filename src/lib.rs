@@ -30,6 +30,7 @@ pub mod providers;
 pub mod records;
 pub mod reflections;
 pub mod request_id;
+pub mod schedule;
 pub mod sim;
 pub mod state;
 pub mod tasks;

@@ -48,6 +48,7 @@ static FILES: &[(&str, &[u8])] = assets![
     "views/notifications.js",
     "notify.js",
     "sw.js",
+    "views/day.js",
     "views/goals.js",
     "views/reflections.js",
     "views/memories.js",

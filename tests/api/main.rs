@@ -26,6 +26,7 @@ mod payments;
 mod planner;
 mod providers;
 mod reminders;
+mod schedule;
 mod tasks;
 mod telephony;
 mod users;

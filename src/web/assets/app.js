@@ -14,6 +14,7 @@ const ROUTES = [
   { path: '/profile', load: () => import('./views/profile.js'), fn: 'profile', title: 'Profile' },
   { path: '/tasks', load: () => import('./views/tasks.js'), fn: 'tasks', title: 'Tasks', needs: '/tasks', what: 'Tasks are' },
   { path: '/notifications', load: () => import('./views/notifications.js'), fn: 'notifications', title: 'Notifications', needs: '/notifications', what: 'Notifications are' },
+  { path: '/day', load: () => import('./views/day.js'), fn: 'day', title: 'Day', needs: '/schedule', what: 'The day planner is' },
   { path: '/notes', load: () => import('./views/notes.js'), fn: 'list', title: 'Notes', needs: '/notes', what: 'Notes are' },
   { path: '/notes/:id', load: () => import('./views/notes.js'), fn: 'edit', title: 'Note', needs: '/notes/{id}', what: 'Notes are' },
   { path: '/goals', load: () => import('./views/goals.js'), fn: 'list', title: 'Goals', needs: '/goals', what: 'Goals are' },
