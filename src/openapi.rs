@@ -30,6 +30,7 @@ use utoipa::{
         (name = "memories", description = "Memories the assistant keeps about the user"),
         (name = "chat", description = "Conversations with tool-using agents: messages, SSE and WebSocket streaming"),
         (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
+        (name = "avatar", description = "Streaming avatar sessions (LiveAvatar LITE) driven by a voice session, and the monthly avatar-minute quota"),
         (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings; outbound phone calls"),
         (name = "analytics", description = "Usage over time: calls, minutes, credits, chat replies, LLM tokens"),
         (name = "telephony", description = "Phone numbers routed to agents; Twilio voice webhook, media stream and status callbacks"),

@@ -274,6 +274,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            avatar_per_minute: 10,
         }
     }
 
