@@ -143,6 +143,11 @@ pub async fn start(
             "the avatar session was ended while starting".into(),
         ));
     }
+    // A voice side that never connects must not hold the minute (and the vendor's session)
+    // for ever: once its connect window has passed, the job ends both.
+    let job = crate::jobs::NewJob::new(EXPIRE_JOB, id.to_string(), serde_json::json!({}))
+        .at(opened.expires_at + chrono::Duration::seconds(1));
+    crate::jobs::enqueue(&state.db, job).await?;
     let voice = voice::connect_info(state, user, opened).await?;
     Ok(AvatarSessionCreated {
         id,
@@ -174,6 +179,37 @@ async fn fail_voice(state: &AppState, id: Uuid, call_id: Uuid) {
     if let Err(e) = crate::voice::finalize::finalize(state, call_id, "failed", outcome).await {
         tracing::error!(error = ?e, %call_id, "could not end the call of a failed avatar start");
     }
+}
+
+/// The job that ends an avatar session whose voice session was never connected.
+pub const EXPIRE_JOB: &str = "avatar.expire";
+
+/// [`EXPIRE_JOB`]: when the voice session is still unconnected past its connect window (no
+/// socket can claim it any more), finalize its call as `expired` — which charges and stops
+/// the avatar. Anything else (connected, ended) needs nothing: idempotent.
+pub async fn expire_job(state: AppState, job: crate::jobs::Job) -> crate::jobs::JobResult {
+    let id: Uuid = job.key.parse().map_err(crate::jobs::JobError::fail)?;
+    let row = sqlx::query!(
+        r#"select a.call_id as "call_id!", v.status as voice_status, v.expires_at <= now() as "expired!"
+           from avatar_sessions a join voice_sessions v on v.id = a.voice_session_id
+           where a.id = $1 and a.status <> 'ended'"#,
+        id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    if row.voice_status != "created" {
+        return Ok(());
+    }
+    if !row.expired {
+        return Err(crate::jobs::JobError::RetryIn(
+            Duration::from_secs(1),
+            anyhow::anyhow!("the voice session can still connect"),
+        ));
+    }
+    let outcome = crate::voice::finalize::Outcome::default();
+    crate::voice::finalize::finalize(&state, row.call_id, "expired", outcome).await?;
+    Ok(())
 }
 
 /// `DELETE /avatar/sessions/{id}`: ends both sides; the call's finalizer charges the minutes.
@@ -229,6 +265,13 @@ pub async fn keep_reserved(state: &AppState, link: &mut AvatarLink) -> ApiResult
         }
     }
     Ok(true)
+}
+
+/// What the avatar has cost the call so far (its minutes started, priced), so the call's
+/// credit hold grows with it.
+pub fn credits_so_far(state: &AppState, link: &AvatarLink) -> i64 {
+    let minutes = (link.started.elapsed().as_secs_f64() / minute_secs(state) as f64).ceil() as i64;
+    minutes.max(1) * state.settings.pricing.avatar_per_minute.max(0)
 }
 
 /// Charge the call's avatar minutes inside the call's finalizing transaction (so they are

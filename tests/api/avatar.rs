@@ -244,6 +244,24 @@ async fn the_avatar_gets_the_spoken_audio_at_24khz_and_ending_the_call_ends_it(p
     assert_eq!(call["cost_breakdown"]["avatar_credits"], 10);
     assert!(call["cost_credits"].as_i64().unwrap() >= 10);
     assert_eq!(call_debits(&pool, call_id).await, 1);
+    let prices = env
+        .app
+        .client
+        .get(env.app.url("/api/v1/pricing"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(prices["avatar_per_minute"], 10);
+    assert!(
+        prices["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["unit"] == "avatar_minute" && u["credits"] == 10)
+    );
     // A DELETE afterwards changes nothing.
     assert_eq!(delete(&env, &s).await, StatusCode::NO_CONTENT);
     assert_eq!(quota(&env).await["minutes_used"], 1);
@@ -380,6 +398,27 @@ async fn minutes_are_counted_start_to_end_rounded_up_and_charged_once_on_every_e
     assert_eq!(seen.events.last().unwrap()["reason"], "avatar_ended");
     check(&env, &pool, &mut total, &s, "avatar_ended").await;
     crate::helpers::assert_ledger_balanced(&pool).await;
+}
+
+#[sqlx::test]
+async fn a_session_whose_voice_never_connects_expires_and_is_charged_once(pool: PgPool) {
+    let env = voice_env(pool.clone(), &[("CADENCE__AUTH__WS_TICKET_TTL_SECS", "1")]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let s = started(&env, &agent).await;
+    let a = ended_session(&env, &s).await;
+    assert_eq!(a["end_reason"], "expired");
+    assert_eq!(a["minutes_charged"], 1);
+    assert!(stopped_record(&env, &s).await.stopped);
+    let q = quota(&env).await;
+    assert_eq!(
+        (q["minutes_used"].as_i64(), q["minutes_reserved"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let call_id = s["voice"]["call_id"].as_str().unwrap();
+    assert_eq!(completed_call(&env, call_id).await["end_reason"], "expired");
+    assert_eq!(call_debits(&pool, call_id).await, 1);
+    assert_eq!(delete(&env, &s).await, StatusCode::NO_CONTENT);
+    assert_eq!(quota(&env).await["minutes_used"], 1);
 }
 
 #[sqlx::test]

@@ -273,6 +273,9 @@ impl Session {
             self.hold_amount,
             self.started,
             self.input.stt_seconds(),
+            self.avatar.as_ref().map_or(0, |a| {
+                crate::avatar::service::credits_so_far(&self.state, a)
+            }),
         )
         .await
         {
