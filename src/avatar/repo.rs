@@ -256,6 +256,26 @@ pub async fn settle(
     }))
 }
 
+/// A session that has not ended, with its voice session's state.
+pub struct Pending {
+    pub call_id: Uuid,
+    pub voice_status: String,
+    /// Its voice session can no longer be connected.
+    pub expired: bool,
+}
+
+pub async fn unconnected(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Pending>> {
+    sqlx::query_as!(
+        Pending,
+        r#"select a.call_id as "call_id!", v.status as voice_status, v.expires_at <= now() as "expired!"
+           from avatar_sessions a join voice_sessions v on v.id = a.voice_session_id
+           where a.id = $1 and a.status <> 'ended'"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// What a voice session needs to attach its avatar.
 pub struct Live {
     pub id: Uuid,

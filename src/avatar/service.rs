@@ -189,14 +189,7 @@ pub const EXPIRE_JOB: &str = "avatar.expire";
 /// the avatar. Anything else (connected, ended) needs nothing: idempotent.
 pub async fn expire_job(state: AppState, job: crate::jobs::Job) -> crate::jobs::JobResult {
     let id: Uuid = job.key.parse().map_err(crate::jobs::JobError::fail)?;
-    let row = sqlx::query!(
-        r#"select a.call_id as "call_id!", v.status as voice_status, v.expires_at <= now() as "expired!"
-           from avatar_sessions a join voice_sessions v on v.id = a.voice_session_id
-           where a.id = $1 and a.status <> 'ended'"#,
-        id
-    )
-    .fetch_optional(&state.db)
-    .await?;
+    let row = repo::unconnected(&state.db, id).await?;
     let Some(row) = row else { return Ok(()) };
     if row.voice_status != "created" {
         return Ok(());
