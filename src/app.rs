@@ -200,6 +200,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())
         .merge(crate::voice::bolna_router())
+        .nest("/api/v1/avatar", crate::avatar::router())
         .nest(
             "/api/v1/calls",
             crate::calls::router().merge(crate::telephony::calls_router()),

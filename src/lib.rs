@@ -7,6 +7,7 @@ pub mod app;
 pub mod assistant;
 pub mod audio;
 pub mod auth;
+pub mod avatar;
 pub mod background;
 pub mod calls;
 pub mod chat;

@@ -4,6 +4,7 @@
 mod agents;
 mod analytics;
 mod auth;
+mod avatar;
 mod bola;
 mod calls;
 mod chat;
