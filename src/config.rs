@@ -52,6 +52,9 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub telephony: TelephonySettings,
     pub jobs: JobsSettings,
+    #[serde(default)]
+    pub notifications: NotificationsSettings,
+    pub avatar: AvatarSettings,
 }
 
 fn default_env() -> Environment {
@@ -136,7 +139,7 @@ pub struct EventsSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobsSettings {
-    /// Jobs one instance runs at once.
+    /// Jobs one instance runs at once (0: this instance runs no jobs).
     pub concurrency: usize,
     /// Seconds a claimed job stays claimed without a renewal (a dead instance's jobs run
     /// again after this).
@@ -171,6 +174,69 @@ pub struct PricingSettings {
     /// Per-model LLM prices keyed by model name; models not listed use the defaults.
     #[serde(default)]
     pub llm_models: std::collections::BTreeMap<String, LlmModelPrice>,
+    /// Credits per started avatar minute (settled with the call the avatar spoke in).
+    #[serde(default = "default_avatar_per_minute")]
+    pub avatar_per_minute: i64,
+}
+
+fn default_avatar_per_minute() -> i64 {
+    10
+}
+
+/// Streaming avatar sessions (LiveAvatar LITE) and their monthly quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AvatarSettings {
+    pub liveavatar: LiveAvatarSettings,
+    /// Avatar minutes each user may use per calendar month (UTC).
+    pub minutes_per_month: i64,
+    /// The avatar used when a session does not name one.
+    pub default_avatar_id: String,
+    /// Length of a counted minute in seconds (60; tests shorten it).
+    pub minute_secs: u64,
+    /// How often a running avatar session checks its quota and reserves the next minute.
+    pub check_secs: u64,
+}
+
+impl Default for AvatarSettings {
+    fn default() -> Self {
+        Self {
+            liveavatar: LiveAvatarSettings::default(),
+            minutes_per_month: 30,
+            default_avatar_id: String::new(),
+            minute_secs: 60,
+            check_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LiveAvatarSettings {
+    pub api_key: SecretString,
+    pub base_url: String,
+}
+
+impl Default for LiveAvatarSettings {
+    fn default() -> Self {
+        Self {
+            api_key: SecretString::from(String::new()),
+            base_url: "https://api.liveavatar.com".into(),
+        }
+    }
+}
+
+impl PricingSettings {
+    /// The price of one LLM model: its `[pricing.llm_models]` entry, else the defaults.
+    pub fn llm_price(&self, model: &str) -> LlmModelPrice {
+        self.llm_models
+            .get(model)
+            .copied()
+            .unwrap_or(LlmModelPrice {
+                input_per_1k: self.llm_default_input_per_1k,
+                output_per_1k: self.llm_default_output_per_1k,
+            })
+    }
 }
 
 /// Credits per 1,000 tokens of one LLM model.
@@ -263,6 +329,34 @@ impl Default for LocalEngineSettings {
             pocketsphinx_args: String::new(),
             pocketsphinx_commands_lm_from: STOCK_POCKETSPHINX_LM.into(),
             espeak_bin: "espeak-ng".into(),
+        }
+    }
+}
+
+/// Notifications: Web Push (RFC 8292 VAPID) and escalation timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NotificationsSettings {
+    /// base64url of the 32-byte P-256 private key; empty: one is generated once and kept in
+    /// the database (fine for development; production should set its own).
+    pub vapid_private_key: Option<SecretString>,
+    /// Contact for push services (`mailto:` or `https:`), the VAPID `sub` claim.
+    pub vapid_subject: String,
+    /// How long a push service keeps an undelivered message.
+    pub push_ttl_secs: u64,
+    pub push_timeout_secs: f64,
+    /// Seconds in one escalation/snooze minute: 60, except in tests that need short delays.
+    pub minute_secs: f64,
+}
+
+impl Default for NotificationsSettings {
+    fn default() -> Self {
+        Self {
+            vapid_private_key: None,
+            vapid_subject: "mailto:admin@localhost".into(),
+            push_ttl_secs: 86400,
+            push_timeout_secs: 10.0,
+            minute_secs: 60.0,
         }
     }
 }
@@ -390,6 +484,7 @@ impl Settings {
             p.platform_per_minute,
             p.llm_default_input_per_1k,
             p.llm_default_output_per_1k,
+            p.avatar_per_minute,
         ];
         if prices.iter().any(|v| *v < 0)
             || p.llm_models

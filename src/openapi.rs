@@ -28,10 +28,13 @@ use utoipa::{
         (name = "goals", description = "Goals: a hierarchy whose progress follows its tasks"),
         (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
         (name = "memories", description = "Memories the assistant keeps about the user"),
+        (name = "schedule", description = "The day planner: tasks placed into the free time of a day, with reasons for what did not fit"),
         (name = "chat", description = "Conversations with tool-using agents: messages, SSE and WebSocket streaming"),
         (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
+        (name = "avatar", description = "Streaming avatar sessions (LiveAvatar LITE) driven by a voice session, and the monthly avatar-minute quota"),
         (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings; outbound phone calls"),
         (name = "analytics", description = "Usage over time: calls, minutes, credits, chat replies, LLM tokens"),
+        (name = "notifications", description = "Notifications and their escalation: in-app, Web Push, messages, calls"),
         (name = "telephony", description = "Phone numbers routed to agents; Twilio voice webhook, media stream and status callbacks"),
     )
 )]
