@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export SQLX_OFFLINE ?= true
 
-.PHONY: run test lint fmt bench bench-ref fuzz schemathesis docker test-image compose-check sqlx-prepare sqlx-check build clean test-faults soak
+.PHONY: run test lint fmt bench bench-ref bench-reminders fuzz schemathesis docker test-image compose-check sqlx-prepare sqlx-check build clean test-faults soak
 
 run:           ## install what is missing, find/start PostgreSQL, migrate, serve on :8080
 	@scripts/run.sh
@@ -25,6 +25,9 @@ bench:         ## run the benchmarks and rewrite BENCHMARKS.md
 
 bench-ref:     ## Cadence against the bare axum+sqlx reference (wrk); short: BENCH_SECONDS=5 BENCH_ROUNDS=1
 	@scripts/bench-reference.sh
+
+bench-reminders: ## 10,000 reminders due at once on two instances sharing one database: all in-app, none twice
+	@scripts/bench-reminders.sh
 
 test-faults:   ## fault tests: PostgreSQL outage, failing providers, stalled clients, SIGTERM
 	@scripts/faults.sh

@@ -2,9 +2,37 @@
 # `make bench`: build release binaries, start Cadence against a scratch database, drive it
 # with the load generator (src/bin/loadgen.rs), measure the PostgreSQL ceiling for the same
 # queries with pgbench, and rewrite BENCHMARKS.md with the machine, commands and numbers.
+#
+# BENCH_ONLY=reminders|reference runs that section alone (scripts/bench-reminders.sh,
+# scripts/bench-reference.sh) and replaces its section in BENCHMARKS.md.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
+
+if [ -n "${BENCH_ONLY:-}" ]; then
+  case "$BENCH_ONLY" in
+    reminders) section=BENCHMARKS.reminders.md; scripts/bench-reminders.sh >/dev/null || status=$? ;;
+    reference) section=BENCHMARKS.reference.md; scripts/bench-reference.sh >/dev/null || status=$? ;;
+    *) die "BENCH_ONLY=$BENCH_ONLY: one of reminders, reference" ;;
+  esac
+  [ -s "$section" ] || die "the $BENCH_ONLY section wrote nothing"
+  # Replace the section's heading and everything up to the next level-2 heading (or append).
+  python3 - "$section" <<'PY'
+import sys
+new = open(sys.argv[1]).read().strip()
+head = new.splitlines()[0].split("(")[0]
+old = open("BENCHMARKS.md").read().rstrip("\n").split("\n") if __import__("os").path.exists("BENCHMARKS.md") else ["# Benchmarks"]
+start = next((i for i, l in enumerate(old) if l.startswith(head)), None)
+if start is None:
+    out = old + ["", new]
+else:
+    end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
+    out = old[:start] + new.splitlines() + ([""] + old[end:] if end < len(old) else [])
+open("BENCHMARKS.md", "w").write("\n".join(out) + "\n")
+PY
+  log "updated the $BENCH_ONLY section of BENCHMARKS.md"
+  exit "${status:-0}"
+fi
 ensure_system_packages
 apt_install python3 procps
 
@@ -118,7 +146,7 @@ for i, r in enumerate(results):
         ratios.append(f"- {r['name']}: {100*r['rps']/results[i+1]['rps']:.0f}% of the PostgreSQL ceiling for its query")
 if ratios:
     lines += ["", "## Against the ceiling", ""] + ratios
-for extra in ("BENCHMARKS.extra.md", "BENCHMARKS.reference.md", "BENCHMARKS.soak.md"):  # reference: bench.d/30, soak: `make soak`
+for extra in ("BENCHMARKS.extra.md", "BENCHMARKS.reference.md", "BENCHMARKS.reminders.md", "BENCHMARKS.soak.md"):  # reference: bench.d/30, reminders: bench.d/40, soak: `make soak`
     if os.path.exists(extra):
         lines += ["", open(extra).read().strip()]
 open("BENCHMARKS.md", "w").write("\n".join(lines) + "\n")

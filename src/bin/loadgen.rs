@@ -10,6 +10,8 @@
 //!               [--turn-gap-ms 0]
 //! loadgen chat --base URL --sim SIM_URL --tokens FILE [--concurrency 8] [--duration 10]
 //! loadgen creates|fault-provider|fault-stall|fault-sessions …   (fault tests: loadgen/faults.rs)
+//! loadgen reminders --base URL [--base URL]... --tokens FILE --count N --remind-at T
+//!                   (the reminder benchmark: loadgen/reminders.rs)
 //! ```
 //! `voice` opens `--sessions` voice sessions (one agent per user, sessions rotate over the
 //! users), streams real-time silent PCM16 16 kHz microphone audio in 20 ms frames when
@@ -35,6 +37,8 @@ use anyhow::{Context, bail};
 mod chat;
 #[path = "loadgen/faults.rs"]
 mod faults;
+#[path = "loadgen/reminders.rs"]
+mod reminders;
 #[path = "loadgen/voice.rs"]
 mod voice;
 use serde_json::json;
@@ -106,12 +110,15 @@ async fn main() -> anyhow::Result<()> {
         Some("register") => register(&args).await,
         Some("voice") => voice::run(&args).await,
         Some("chat") => chat::run(&args).await,
+        Some("reminders") => reminders::run(&args).await,
         Some("creates") => faults::creates(&args).await,
         Some("fault-provider") => faults::provider(&args).await,
         Some("fault-stall") => faults::stall(&args).await,
         Some("fault-sessions") => faults::sessions(&args).await,
         _ => {
-            bail!("usage: loadgen run|register|voice|chat|creates|fault-… (see the source header)")
+            bail!(
+                "usage: loadgen run|register|voice|chat|reminders|creates|fault-… (see the source header)"
+            )
         }
     }
 }
