@@ -17,7 +17,7 @@ SQL
 
 record "GET /api/v1/tasks?limit=20" $LOADGEN run --url "$BASE/api/v1/tasks?limit=20" \
   --tokens "$WORK/tokens.txt" --concurrency "$CONC" --duration "$DURATION"
-pg_ceiling "tasks list query" "select id, title, description, status, priority, due_date, due_time, parent_id, goal_id, note_id, source, source_reference, completed_at, metadata, version, created_at, updated_at from tasks where user_id = '$USER_ID' and (cardinality('{}'::text[]) = 0 or status = any('{}'::text[])) and (cardinality('{}'::text[]) = 0 or priority = any('{}'::text[])) and (cardinality('{}'::text[]) = 0 or source = any('{}'::text[])) and (null::date is null or due_date <= null::date) and (null::date is null or due_date >= null::date) and (not false or parent_id is null) and (null::uuid is null or parent_id = null::uuid) and (not false or goal_id is null) and (null::uuid is null or goal_id = null::uuid) and (not false or note_id is null) and (null::uuid is null or note_id = null::uuid) and (null::text is null or search @@ websearch_to_tsquery('english', null::text)) and (created_at, id) < (coalesce(null::timestamptz, 'infinity'::timestamptz), coalesce(null::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)) order by created_at desc, id desc limit 21;"
+pg_ceiling "tasks list query" "select id, title, description, status, priority, due_date, due_time, parent_id, goal_id, note_id, source, source_reference, completed_at, metadata, version, created_at, updated_at, remind_at, estimate_minutes, snoozed_until from tasks where user_id = '$USER_ID' order by created_at desc, id desc limit 21;"
 
 record "POST /api/v1/tasks" $LOADGEN run --url "$BASE/api/v1/tasks" --method POST \
   --body '{"title":"Bench task {n}","priority":"high"}' \
