@@ -40,7 +40,7 @@ use self::{
 };
 pub use self::{
     channels::{ClientIn, ServerOut},
-    output::Generation,
+    output::{Generation, PACER_LEAD},
     reply::Chunker,
 };
 use super::finalize::{self, Finalized};
@@ -63,8 +63,14 @@ pub struct SessionCtx {
     pub conversation_id: Option<Uuid>,
     /// The client's rate before any `start`.
     pub sample_rate: u32,
+    /// The rate of the audio sent to the client when it differs from what it sends
+    /// (Bolna-style clients play 24 kHz); `None`: the client's rate.
+    pub output_rate: Option<u32>,
+    /// How far ahead of real time audio is sent ([`PACER_LEAD`] unless the transport
+    /// sends bigger packets and needs the client to hold more).
+    pub pacer_lead: std::time::Duration,
     /// The streaming avatar this session's speech also drives (`POST /avatar/sessions`).
-    pub avatar: Option<crate::avatar::bridge::AvatarLink>,
+    pub avatar: Option<crate::voice::avatar::bridge::AvatarLink>,
 }
 
 pub struct Ended {
@@ -106,7 +112,7 @@ struct Session {
     /// A goodbye notice is being spoken (its turn id, and the ending it announces): the
     /// call ends after it.
     ending_after_notice: Option<(u64, &'static str)>,
-    avatar: Option<crate::avatar::bridge::AvatarLink>,
+    avatar: Option<crate::voice::avatar::bridge::AvatarLink>,
 }
 
 impl Session {
@@ -121,6 +127,7 @@ impl Session {
         let avatar = ctx.avatar.take();
         let agent = Arc::new(ctx.agent);
         let rate = ctx.sample_rate;
+        let output_rate = ctx.output_rate.unwrap_or(rate);
         let (report_tx, report_rx) = mpsc::channel::<TurnMsg>(64);
         let recorder: SharedRecorder = agent.recording.then(|| {
             Arc::new(Mutex::new(Recorder::new(
@@ -133,7 +140,8 @@ impl Session {
             agent: agent.clone(),
             out: out.clone(),
             generation,
-            rate,
+            rate: output_rate,
+            lead: ctx.pacer_lead,
             spent: Arc::new(Mutex::new(Default::default())),
             latencies: Arc::new(Mutex::new(Vec::new())),
             report: report_tx,
@@ -274,7 +282,7 @@ impl Session {
             self.started,
             self.input.stt_seconds(),
             self.avatar.as_ref().map_or(0, |a| {
-                crate::avatar::service::credits_so_far(&self.state, a)
+                crate::voice::avatar::service::credits_so_far(&self.state, a)
             }),
         )
         .await
@@ -294,11 +302,11 @@ impl Session {
         let Some(link) = self.avatar.as_mut() else {
             return;
         };
-        match crate::avatar::service::keep_reserved(&self.state, link).await {
+        match crate::voice::avatar::service::keep_reserved(&self.state, link).await {
             Ok(true) => {}
             Ok(false) => {
                 self.ctl.stop_turn(false).await;
-                let notice = crate::avatar::service::QUOTA_NOTICE;
+                let notice = crate::voice::avatar::service::QUOTA_NOTICE;
                 let turn = self.ctl.speak(notice.into()).await;
                 self.ending_after_notice = Some((turn, "avatar_quota_exhausted"));
             }
