@@ -170,7 +170,7 @@ buckets = {}
 for port in ports:
     text = open(f"{work}/metrics-{port}.txt").read()
     def val(pattern):
-        return sum(float(m) for m in re.findall(pattern + r"\s+([0-9.e+]+)$", text, re.M))
+        return sum(float(m) for m in re.findall("(?:" + pattern + r")\s+([0-9.e+]+)$", text, re.M))
     per.append({"port": port,
                 "reminders": val(r'^jobs_finished_total\{[^}]*kind="reminder"[^}]*outcome="done"[^}]*\}|^jobs_finished_total\{[^}]*outcome="done"[^}]*kind="reminder"[^}]*\}'),
                 "steps": val(r'^jobs_finished_total\{[^}]*kind="notification.step"[^}]*outcome="done"[^}]*\}|^jobs_finished_total\{[^}]*outcome="done"[^}]*kind="notification.step"[^}]*\}')})
