@@ -178,6 +178,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::auth::router())
         .nest("/api/v1/users", crate::users::router())
+        .merge(crate::messaging::phone_router())
         .merge(crate::events::router())
         .nest("/api/v1/agents", crate::agents::router())
         .nest("/api/v1/wallet", crate::wallet::router())

@@ -20,6 +20,7 @@ mod memories;
 mod notes;
 mod outbound;
 mod payments;
+mod phone;
 mod planner;
 mod providers;
 mod tasks;
