@@ -57,7 +57,10 @@ impl Application {
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
         crate::background::spawn(&state);
-        crate::jobs::Worker::start(&state, crate::jobs::registry());
+        // `jobs.concurrency = 0`: an instance that serves HTTP only (tests run their own workers).
+        if state.settings.jobs.concurrency > 0 {
+            crate::jobs::Worker::start(&state, crate::jobs::registry());
+        }
         state.events.start(state.shutdown.clone());
         let router = build_router(state.clone());
         Ok(Self {
@@ -187,6 +190,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::wallet::admin_router())
         .nest("/api/v1/notes", crate::notes::router())
         .nest("/api/v1/tasks", crate::tasks::router())
+        .nest("/api/v1/notifications", crate::notifications::router())
         .nest("/api/v1/goals", crate::goals::router())
         .merge(crate::planner::router())
         .nest("/api/v1/reflections", crate::reflections::router())

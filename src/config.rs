@@ -52,6 +52,8 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub telephony: TelephonySettings,
     pub jobs: JobsSettings,
+    #[serde(default)]
+    pub notifications: NotificationsSettings,
 }
 
 fn default_env() -> Environment {
@@ -136,7 +138,7 @@ pub struct EventsSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobsSettings {
-    /// Jobs one instance runs at once.
+    /// Jobs one instance runs at once (0: this instance runs no jobs).
     pub concurrency: usize,
     /// Seconds a claimed job stays claimed without a renewal (a dead instance's jobs run
     /// again after this).
@@ -263,6 +265,34 @@ impl Default for LocalEngineSettings {
             pocketsphinx_args: String::new(),
             pocketsphinx_commands_lm_from: STOCK_POCKETSPHINX_LM.into(),
             espeak_bin: "espeak-ng".into(),
+        }
+    }
+}
+
+/// Notifications: Web Push (RFC 8292 VAPID) and escalation timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NotificationsSettings {
+    /// base64url of the 32-byte P-256 private key; empty: one is generated once and kept in
+    /// the database (fine for development; production should set its own).
+    pub vapid_private_key: Option<SecretString>,
+    /// Contact for push services (`mailto:` or `https:`), the VAPID `sub` claim.
+    pub vapid_subject: String,
+    /// How long a push service keeps an undelivered message.
+    pub push_ttl_secs: u64,
+    pub push_timeout_secs: f64,
+    /// Seconds in one escalation/snooze minute: 60, except in tests that need short delays.
+    pub minute_secs: f64,
+}
+
+impl Default for NotificationsSettings {
+    fn default() -> Self {
+        Self {
+            vapid_private_key: None,
+            vapid_subject: "mailto:admin@localhost".into(),
+            push_ttl_secs: 86400,
+            push_timeout_secs: 10.0,
+            minute_secs: 60.0,
         }
     }
 }

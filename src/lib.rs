@@ -21,6 +21,7 @@ pub mod memories;
 pub mod messaging;
 pub mod metrics;
 pub mod notes;
+pub mod notifications;
 pub mod openapi;
 pub mod payments;
 pub mod planner;

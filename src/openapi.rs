@@ -32,6 +32,7 @@ use utoipa::{
         (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),
         (name = "calls", description = "Calls: usage, cost, metrics, transcripts and recordings; outbound phone calls"),
         (name = "analytics", description = "Usage over time: calls, minutes, credits, chat replies, LLM tokens"),
+        (name = "notifications", description = "Notifications and their escalation: in-app, Web Push, messages, calls"),
         (name = "telephony", description = "Phone numbers routed to agents; Twilio voice webhook, media stream and status callbacks"),
     )
 )]

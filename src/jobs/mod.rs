@@ -189,7 +189,7 @@ impl Registry {
 
 /// Every job kind the server handles. Domains add their handlers here.
 pub fn registry() -> Registry {
-    Registry::new()
+    crate::notifications::register(Registry::new())
 }
 
 /// The delay before retry `attempt` (1-based): 2 s doubling per attempt, capped at 10 min,

@@ -20,4 +20,5 @@ pub fn router() -> OpenApiRouter<AppState> {
             routes::delete_task
         ))
         .routes(routes!(routes::set_task_status))
+        .routes(routes!(routes::snooze_task))
 }

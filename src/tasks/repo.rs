@@ -454,3 +454,25 @@ pub async fn search(
     .fetch_all(db)
     .await
 }
+
+/// Move the task's reminder to `until` (`POST /tasks/{id}/snooze`).
+pub async fn snooze(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    until: DateTime<Utc>,
+) -> sqlx::Result<Option<TaskRow>> {
+    sqlx::query_as!(
+        TaskRow,
+        r#"update tasks set snoozed_until = $3, version = version + 1
+           where id = $1 and user_id = $2
+           returning id, title, description, status, priority, due_date, due_time, parent_id,
+                     goal_id, note_id, source, source_reference, completed_at, metadata, version,
+                     created_at, updated_at, remind_at, estimate_minutes, snoozed_until"#,
+        id,
+        user_id,
+        until
+    )
+    .fetch_optional(db)
+    .await
+}

@@ -160,3 +160,21 @@ pub async fn set_task_status(
         service::set_task_status(&state.db, auth.user_id, id, input.status, if_match.0).await?;
     Ok(with_etag(task.version, Json(task)))
 }
+
+/// Snooze a task's reminder for `minutes` (1..=1440): it fires again then, and the current
+/// reminder notification is acknowledged.
+#[utoipa::path(post, path = "/{id}/snooze", tag = "tasks", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = crate::notifications::model::SnoozeTask,
+    responses((status = 200, body = Task, headers(("ETag" = String))), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn snooze_task(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<Uuid>,
+    ValidJson(input): ValidJson<crate::notifications::model::SnoozeTask>,
+) -> ApiResult<Response> {
+    let task =
+        crate::notifications::reminders::snooze(&state, &state.db, auth.user_id, id, input.minutes)
+            .await?;
+    Ok(with_etag(task.version, Json(task)))
+}

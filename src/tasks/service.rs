@@ -72,6 +72,7 @@ pub async fn create_task<'c>(
 ) -> ApiResult<Task> {
     let mut tx = db.begin().await?;
     let out = create_task_inner(&mut tx, user_id, input, origin).await?;
+    crate::notifications::reminders::sync(&mut tx, user_id, None, Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.created", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -146,7 +147,8 @@ pub async fn update_task<'c>(
     expected: Option<i32>,
 ) -> ApiResult<Task> {
     let mut tx = db.begin().await?;
-    let out = update_task_inner(&mut tx, user_id, id, input, expected).await?;
+    let (before, out) = update_task_inner(&mut tx, user_id, id, input, expected).await?;
+    crate::notifications::reminders::sync(&mut tx, user_id, Some(&before), Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -158,7 +160,7 @@ async fn update_task_inner(
     id: Uuid,
     input: UpdateTask,
     expected: Option<i32>,
-) -> ApiResult<Task> {
+) -> ApiResult<(Task, Task)> {
     input.validate().map_err(ApiError::Validation)?;
     let mut tx = db.begin().await?;
     if !input.parent_id.is_missing() {
@@ -168,6 +170,7 @@ async fn update_task_inner(
         .await?
         .ok_or(ApiError::NotFound)?
         .try_into()?;
+    let before = current.clone();
     let parent_id = input.parent_id.apply(current.parent_id);
     let goal_id = input.goal_id.apply(current.goal_id);
     let note_id = input.note_id.apply(current.note_id);
@@ -239,7 +242,7 @@ async fn update_task_inner(
         .ok_or(ApiError::PreconditionFailed)?
         .try_into()?;
     tx.commit().await?;
-    Ok(task)
+    Ok((before, task))
 }
 
 /// Move a task to `status` (`done` stamps `completed_at`, leaving `done` clears it).
@@ -254,6 +257,8 @@ pub async fn set_task_status<'c>(
 ) -> ApiResult<Task> {
     let mut tx = db.begin().await?;
     let out = set_task_status_inner(&mut tx, user_id, id, status, expected).await?;
+    // The status alone changed: same arming, cancelled when closed, queued again if reopened.
+    crate::notifications::reminders::sync(&mut tx, user_id, Some(&out), Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -295,7 +300,12 @@ pub async fn delete_task<'c>(
     expected: Option<i32>,
 ) -> ApiResult<()> {
     let mut tx = db.begin().await?;
+    let before: Option<Task> = repo::find(&mut *tx, user_id, id)
+        .await?
+        .map(Task::try_from)
+        .transpose()?;
     delete_task_inner(&mut tx, user_id, id, expected).await?;
+    crate::notifications::reminders::sync(&mut tx, user_id, before.as_ref(), None).await?;
     crate::events::publish(
         &mut *tx,
         user_id,

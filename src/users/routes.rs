@@ -107,6 +107,7 @@ fn check_preferences(prefs: &Value) -> ApiResult<()> {
     if serde_json::to_vec(prefs).map_err(ApiError::internal)?.len() > MAX_PREFERENCES_BYTES {
         return Err(ApiError::validation("body", "must be at most 16 KiB"));
     }
+    crate::notifications::prefs::validate_preferences(prefs)?;
     Ok(())
 }
 

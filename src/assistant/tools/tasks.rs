@@ -20,6 +20,7 @@ pub const TOOLS: &[&str] = &[
     "update_task",
     "complete_task",
     "delete_task",
+    "snooze_task",
 ];
 
 pub fn specs() -> Vec<ToolSpec> {
@@ -71,6 +72,13 @@ pub fn specs() -> Vec<ToolSpec> {
             "Delete one of the user's tasks (and its subtasks).",
             json!({"type": "object", "properties": {"id": id}, "required": ["id"],
                    "additionalProperties": false}),
+        ),
+        spec(
+            "snooze_task",
+            "Snooze the reminder of one of the user's tasks: remind again in `minutes`.",
+            json!({"type": "object", "properties": {"id": id,
+                   "minutes": {"type": "integer", "minimum": 1, "maximum": 1440}},
+                   "required": ["id", "minutes"], "additionalProperties": false}),
         ),
     ]
 }
@@ -134,6 +142,14 @@ pub async fn run(env: &ToolEnv<'_>, name: &str, args: Value) -> Result<Value, To
             let id = only_id(&args)?;
             tasks::delete_task(db, user, id, None).await?;
             Ok(json!({"id": id, "deleted": true}))
+        }
+        "snooze_task" => {
+            let mut obj = args.as_object().cloned().unwrap_or_default();
+            let id = take_id(&mut obj)?;
+            let a: crate::notifications::model::SnoozeTask = parse(&Value::Object(obj))?;
+            let task =
+                crate::notifications::reminders::snooze(env.state, db, user, id, a.minutes).await?;
+            to_value(&task)
         }
         other => Err(unknown(other)),
     }
