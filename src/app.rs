@@ -148,6 +148,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             providers: Arc::new(crate::providers::ProviderRegistry::from_settings(&settings)),
+            busy: Default::default(),
             settings,
         })
     }
@@ -179,10 +180,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::health::router())
         .routes(utoipa_axum::routes!(crate::metrics::render))
-        .nest("/api/v1/auth", crate::auth::router())
+        .nest("/api/v1/auth", crate::accounts::router())
         .nest("/api/v1/users", crate::users::router())
         .merge(crate::messaging::phone_router())
-        .merge(crate::events::router())
+        .merge(crate::event_stream::router())
         .nest("/api/v1/agents", crate::agents::router())
         .nest("/api/v1/wallet", crate::wallet::router())
         .nest("/api/v1/pricing", crate::wallet::pricing_router())
@@ -194,11 +195,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/goals", crate::goals::router())
         .merge(crate::planner::router())
         .nest("/api/v1/reflections", crate::reflections::router())
+        .nest("/api/v1/schedule", crate::schedule::router())
         .nest("/api/v1/memories", crate::memories::router())
         .nest("/api/v1/conversations", crate::chat::router())
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())
         .merge(crate::voice::bolna_router())
+        .nest("/api/v1/avatar", crate::avatar::router())
         .nest(
             "/api/v1/calls",
             crate::calls::router().merge(crate::telephony::calls_router()),

@@ -15,7 +15,7 @@ pub fn spawn(state: &AppState) {
                 _ = state.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            if let Err(e) = crate::auth::service::purge_expired(&state.db).await {
+            if let Err(e) = crate::accounts::service::purge_expired(&state.db).await {
                 tracing::debug!(error = %e, "auth housekeeping skipped");
             }
             let hours = state.settings.events.retention_hours.max(1);

@@ -54,6 +54,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     #[serde(default)]
     pub notifications: NotificationsSettings,
+    pub avatar: AvatarSettings,
 }
 
 fn default_env() -> Environment {
@@ -173,6 +174,69 @@ pub struct PricingSettings {
     /// Per-model LLM prices keyed by model name; models not listed use the defaults.
     #[serde(default)]
     pub llm_models: std::collections::BTreeMap<String, LlmModelPrice>,
+    /// Credits per started avatar minute (settled with the call the avatar spoke in).
+    #[serde(default = "default_avatar_per_minute")]
+    pub avatar_per_minute: i64,
+}
+
+fn default_avatar_per_minute() -> i64 {
+    10
+}
+
+/// Streaming avatar sessions (LiveAvatar LITE) and their monthly quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AvatarSettings {
+    pub liveavatar: LiveAvatarSettings,
+    /// Avatar minutes each user may use per calendar month (UTC).
+    pub minutes_per_month: i64,
+    /// The avatar used when a session does not name one.
+    pub default_avatar_id: String,
+    /// Length of a counted minute in seconds (60; tests shorten it).
+    pub minute_secs: u64,
+    /// How often a running avatar session checks its quota and reserves the next minute.
+    pub check_secs: u64,
+}
+
+impl Default for AvatarSettings {
+    fn default() -> Self {
+        Self {
+            liveavatar: LiveAvatarSettings::default(),
+            minutes_per_month: 30,
+            default_avatar_id: String::new(),
+            minute_secs: 60,
+            check_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LiveAvatarSettings {
+    pub api_key: SecretString,
+    pub base_url: String,
+}
+
+impl Default for LiveAvatarSettings {
+    fn default() -> Self {
+        Self {
+            api_key: SecretString::from(String::new()),
+            base_url: "https://api.liveavatar.com".into(),
+        }
+    }
+}
+
+impl PricingSettings {
+    /// The price of one LLM model: its `[pricing.llm_models]` entry, else the defaults.
+    pub fn llm_price(&self, model: &str) -> LlmModelPrice {
+        self.llm_models
+            .get(model)
+            .copied()
+            .unwrap_or(LlmModelPrice {
+                input_per_1k: self.llm_default_input_per_1k,
+                output_per_1k: self.llm_default_output_per_1k,
+            })
+    }
 }
 
 /// Credits per 1,000 tokens of one LLM model.
@@ -423,6 +487,7 @@ impl Settings {
             p.platform_per_minute,
             p.llm_default_input_per_1k,
             p.llm_default_output_per_1k,
+            p.avatar_per_minute,
         ];
         if prices.iter().any(|v| *v < 0)
             || p.llm_models

@@ -51,6 +51,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     InsufficientCredits(String),
+    /// 402 with code `quota_exceeded`: a monthly allowance (avatar minutes) is used up.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("too many requests, retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
@@ -90,7 +93,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::InsufficientCredits(_) | Self::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Provider(_) => StatusCode::BAD_GATEWAY,
@@ -99,7 +102,10 @@ impl ApiError {
     }
 
     pub fn code(&self) -> &'static str {
-        code_for_status(self.status_code())
+        match self {
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            _ => code_for_status(self.status_code()),
+        }
     }
 }
 
@@ -165,15 +171,27 @@ pub fn problem_response_ext(
     errors: Vec<FieldError>,
     extensions: serde_json::Map<String, serde_json::Value>,
 ) -> Response {
-    let code = code_for_status(status);
+    problem_response_coded(status, code_for_status(status), detail, errors, extensions)
+}
+
+fn problem_response_coded(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    errors: Vec<FieldError>,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
     let body = Problem {
         type_: format!("urn:cadence:problem:{code}"),
-        title: title_for_status(status).to_string(),
+        title: match code {
+            "quota_exceeded" => "Quota exceeded".to_string(),
+            _ => title_for_status(status).to_string(),
+        },
         status: status.as_u16(),
         detail,
         code: code.to_string(),
         errors,
-        request_id: crate::http::request_id::current().unwrap_or_default(),
+        request_id: crate::request_id::current().unwrap_or_default(),
         extensions,
     };
     let mut resp = (status, axum::Json(body)).into_response();
@@ -197,11 +215,12 @@ impl IntoResponse for ApiError {
             Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         };
+        let code = self.code();
         let errors = match self {
             Self::Validation(errors) => errors,
             _ => Vec::new(),
         };
-        let mut resp = problem_response(status, detail, errors);
+        let mut resp = problem_response_coded(status, code, detail, errors, serde_json::Map::new());
         if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -1,17 +1,20 @@
 //! Cadence: a self-hostable backend for voice-first AI personal assistants.
 
+pub mod accounts;
 pub mod agents;
 pub mod analytics;
 pub mod app;
 pub mod assistant;
 pub mod audio;
 pub mod auth;
+pub mod avatar;
 pub mod background;
 pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod event_stream;
 pub mod events;
 pub mod goals;
 pub mod health;
@@ -28,6 +31,8 @@ pub mod planner;
 pub mod providers;
 pub mod records;
 pub mod reflections;
+pub mod request_id;
+pub mod schedule;
 pub mod sim;
 pub mod state;
 pub mod tasks;

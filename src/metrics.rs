@@ -2,7 +2,10 @@
 //! histogram, database pool gauges, open WebSockets. Other modules record their own
 //! series through the `metrics` macros; `/metrics` renders them all.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -12,7 +15,9 @@ use axum::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
+use sqlx::PgPool;
+
+use crate::config::Settings;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -72,15 +77,18 @@ impl Drop for WsGuard {
 
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    metrics::gauge!("db_pool_connections").set(state.db.size() as f64);
-    metrics::gauge!("db_pool_idle_connections").set(state.db.num_idle() as f64);
-    metrics::gauge!("db_pool_max_connections").set(state.settings.database.max_connections as f64);
+pub async fn render(
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+) -> impl IntoResponse {
+    metrics::gauge!("db_pool_connections").set(db.size() as f64);
+    metrics::gauge!("db_pool_idle_connections").set(db.num_idle() as f64);
+    metrics::gauge!("db_pool_max_connections").set(settings.database.max_connections as f64);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        handle().render(),
     )
 }

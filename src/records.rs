@@ -12,6 +12,29 @@ use crate::{
     http::{KeysetPagination, Page, SortCursor, Validator},
 };
 
+/// Whether the goal `id` exists and is `user_id`'s (tasks and reflections link to goals
+/// without depending on the goals domain).
+pub async fn goal_exists(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from goals where id = $1 and user_id = $2) as "exists!""#,
+        id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the note `id` exists and is `user_id`'s.
+pub async fn note_exists(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from notes where id = $1 and user_id = $2) as "exists!""#,
+        id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// `metadata` is a JSON object of at most this many bytes.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// A full-text query `q` is at most this many characters.

@@ -26,11 +26,19 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// STT/LLM/TTS providers by name, and the catalog.
     pub providers: Arc<ProviderRegistry>,
+    /// Busy-time sources the day planner asks (a linked calendar registers itself here).
+    pub busy: crate::schedule::busy::BusySources,
 }
 
 impl FromRef<AppState> for PgPool {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
     }
 }
 

@@ -15,7 +15,14 @@ use crate::{
 };
 
 /// The tools an agent may be given (the chat/voice tool registry implements them).
-pub const TOOLS: [&str; 5] = ["tasks", "notes", "goals", "memories", "reflections"];
+pub const TOOLS: [&str; 6] = [
+    "tasks",
+    "notes",
+    "goals",
+    "memories",
+    "reflections",
+    "schedule",
+];
 
 fn default_temperature() -> f32 {
     0.7

@@ -3,11 +3,12 @@
 //! soon, active goals), the recent history that fits the token budget (oldest dropped
 //! first), and the new user message.
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use crate::providers::llm::prompt::{any_word_query, clock_lines, parse_clock};
 use crate::{
     agents::Agent,
     error::{ApiError, ApiResult},
@@ -22,7 +23,6 @@ use crate::{
         estimate_tokens,
         llm::{ChatMessage, Role},
     },
-    records::MAX_QUERY_CHARS,
     tasks::{
         model::{TaskFilter, TaskSort, TaskStatus},
         service as tasks,
@@ -58,34 +58,6 @@ impl Default for ContextOptions {
     }
 }
 
-/// A full-text query matching any meaningful word of `text` (`websearch_to_tsquery` syntax;
-/// stop words are dropped by PostgreSQL). Empty when nothing is left.
-pub fn any_word_query(text: &str) -> String {
-    let mut words: Vec<String> = Vec::new();
-    for w in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 3)
-    {
-        let w = w.to_lowercase();
-        if w != "or" && !words.contains(&w) {
-            words.push(w);
-        }
-    }
-    let mut q = String::new();
-    for w in words {
-        let next = if q.is_empty() {
-            w
-        } else {
-            format!("{q} or {w}")
-        };
-        if next.chars().count() > MAX_QUERY_CHARS {
-            break;
-        }
-        q = next;
-    }
-    q
-}
-
 fn tokens(m: &ChatMessage) -> u32 {
     4 + estimate_tokens(&m.content)
         + m.tool_calls
@@ -117,38 +89,6 @@ impl Facts {
             self.text.push_str(&format!("\n{title}:\n{body}"));
         }
     }
-}
-
-const TZ_LINE: &str = "- Time zone: ";
-const NOW_LINE: &str = "- Local date and time: ";
-const NOW_FORMAT: &str = "%Y-%m-%d %H:%M";
-
-/// The system message's lines that tell the model the user's zone and local time.
-pub fn clock_lines(now: &DateTime<Tz>) -> String {
-    format!(
-        "{TZ_LINE}{}\n{NOW_LINE}{} ({})\n",
-        now.timezone().name(),
-        now.format(NOW_FORMAT),
-        now.format("%A")
-    )
-}
-
-/// Reads back what [`clock_lines`] wrote (for local models, which have no other clock
-/// than the one a cloud model is given): the zone and the local time, to the minute.
-/// `None` when the lines are missing or do not parse.
-pub fn parse_clock(system: &str) -> Option<DateTime<Tz>> {
-    let tz: Tz = system
-        .lines()
-        .find_map(|l| l.strip_prefix(TZ_LINE))?
-        .trim()
-        .parse()
-        .ok()?;
-    let local = system.lines().find_map(|l| l.strip_prefix(NOW_LINE))?;
-    let local = local.split(" (").next()?.trim();
-    let naive = NaiveDateTime::parse_from_str(local, NOW_FORMAT).ok()?;
-    // The written time is always one the zone has; at a fall-back fold the earlier reading
-    // is as good as the later (the minute is the same either way).
-    tz.from_local_datetime(&naive).earliest()
 }
 
 /// Build the messages for a turn. `history` is the conversation so far, oldest first
@@ -331,35 +271,4 @@ pub async fn build(
     out.extend(kept);
     out.push(user_msg);
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_clock_lines_read_back() {
-        for (zone, utc) in [
-            ("Europe/Lisbon", "2026-12-02T15:57:00Z"),
-            ("America/New_York", "2027-03-14T07:30:00Z"),
-            ("Pacific/Auckland", "2026-12-31T11:05:00Z"),
-        ] {
-            let tz: Tz = zone.parse().unwrap();
-            let now = DateTime::parse_from_rfc3339(utc)
-                .unwrap()
-                .with_timezone(&tz);
-            let text = format!(
-                "You are X.\n\nAbout the user:\n- Name: A\n{}",
-                clock_lines(&now)
-            );
-            assert_eq!(parse_clock(&text), Some(now), "{zone}");
-        }
-        assert_eq!(parse_clock("no clock here"), None);
-        assert_eq!(
-            parse_clock(
-                "- Time zone: Mars/Olympus\n- Local date and time: 2026-12-02 15:57 (Wednesday)\n"
-            ),
-            None
-        );
-    }
 }

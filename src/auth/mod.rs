@@ -1,12 +1,13 @@
-//! Authentication: registration, login, sessions with rotating refresh tokens, strict JWT
-//! access tokens, WebSocket tickets, and the `AuthUser` extractor every protected route uses.
+//! Authentication of requests: strict JWT access tokens, the session-liveness cache, the
+//! `AuthUser` extractor every protected route uses, `WsUser` for WebSockets (bearer or a
+//! single-use ticket), and password hashing. It sits below `state` and the domains: the
+//! extractors take what they need through `FromRef` (`AuthContext`, `PgPool`, `Settings`),
+//! never `AppState`. Registration, login, refresh and session management are the
+//! `accounts` domain.
 
 pub mod jwt;
-pub mod model;
 pub mod password;
-pub mod repo;
-pub mod routes;
-pub mod service;
+mod repo;
 
 use std::{
     sync::Arc,
@@ -18,23 +19,11 @@ use axum::{
     http::{header, request::Parts},
 };
 use dashmap::DashMap;
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{config::Settings, error::ApiError, state::AppState};
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(routes::register))
-        .routes(routes!(routes::login))
-        .routes(routes!(routes::refresh))
-        .routes(routes!(routes::logout))
-        .routes(routes!(routes::list_sessions))
-        .routes(routes!(routes::revoke_session))
-        .routes(routes!(routes::change_password))
-        .routes(routes!(routes::create_ws_ticket))
-}
+use crate::{config::Settings, error::ApiError};
 
 /// JWT keys plus a short-lived cache of session liveness, so most authenticated requests
 /// cost no database round trip while a revocation still takes effect within
@@ -104,14 +93,37 @@ fn bearer(parts: &Parts) -> Option<Result<&str, ApiError>> {
     Some(token.ok_or(ApiError::Unauthorized))
 }
 
-/// Validate an access token and its session.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = state.auth.jwt.verify(token).ok_or(ApiError::Unauthorized)?;
-    if !state
-        .auth
-        .session_live(&state.db, claims.sid, claims.sub)
+/// SHA-256 of a refresh token or ticket: only hashes are stored.
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Redeem a single-use WebSocket ticket.
+pub async fn redeem_ws_ticket<S>(state: &S, ticket: &str) -> Result<AuthUser, ApiError>
+where
+    PgPool: FromRef<S>,
+{
+    if ticket.is_empty() || ticket.len() > 128 {
+        return Err(ApiError::Unauthorized);
+    }
+    let db = PgPool::from_ref(state);
+    let (user_id, session_id) = repo::redeem_ticket(&db, &hash_token(ticket))
         .await?
-    {
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(AuthUser {
+        user_id,
+        session_id,
+    })
+}
+
+/// Validate an access token and its session.
+pub async fn authenticate(
+    auth: &AuthContext,
+    db: &PgPool,
+    token: &str,
+) -> Result<AuthUser, ApiError> {
+    let claims = auth.jwt.verify(token).ok_or(ApiError::Unauthorized)?;
+    if !auth.session_live(db, claims.sid, claims.sub).await? {
         return Err(ApiError::Unauthorized);
     }
     tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
@@ -124,21 +136,27 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
 impl<S> FromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
+    AuthContext: FromRef<S>,
+    PgPool: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
         let token = bearer(parts).ok_or(ApiError::Unauthorized)??;
-        authenticate(&state, token).await
+        authenticate(
+            &AuthContext::from_ref(state),
+            &PgPool::from_ref(state),
+            token,
+        )
+        .await
     }
 }
 
 impl<S> OptionalFromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
+    AuthContext: FromRef<S>,
+    PgPool: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -146,10 +164,15 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let state = AppState::from_ref(state);
         match bearer(parts) {
             None => Ok(None),
-            Some(token) => authenticate(&state, token?).await.map(Some),
+            Some(token) => authenticate(
+                &AuthContext::from_ref(state),
+                &PgPool::from_ref(state),
+                token?,
+            )
+            .await
+            .map(Some),
         }
     }
 }
@@ -163,22 +186,27 @@ pub struct WsUser(pub AuthUser);
 impl<S> FromRequestParts<S> for WsUser
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
+    AuthContext: FromRef<S>,
+    PgPool: FromRef<S>,
+    Arc<Settings>: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
         if let Some(origin) = parts.headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
-            if !state.settings.server.origin_allowed(origin) {
+            if !Arc::<Settings>::from_ref(state)
+                .server
+                .origin_allowed(origin)
+            {
                 return Err(ApiError::Forbidden(
                     "this origin may not open WebSockets".into(),
                 ));
             }
         }
         if let Some(token) = bearer(parts) {
-            return authenticate(&state, token?).await.map(WsUser);
+            let (auth, db) = (AuthContext::from_ref(state), PgPool::from_ref(state));
+            return authenticate(&auth, &db, token?).await.map(WsUser);
         }
         let ticket = parts.uri.query().and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -186,7 +214,7 @@ where
                 .map(|(_, v)| v.into_owned())
         });
         let ticket = ticket.ok_or(ApiError::Unauthorized)?;
-        let user = service::redeem_ws_ticket(&state, &ticket).await?;
+        let user = redeem_ws_ticket(state, &ticket).await?;
         tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
         Ok(WsUser(user))
     }

@@ -3,12 +3,11 @@
 //! `publish` writes an event row and `pg_notify`s its id inside the caller's transaction, so
 //! the event exists and is announced only if the change commits. Each instance runs one
 //! `PgListener` (the `Hub`) that loads announced events for users connected to it and fans
-//! them out to their WebSockets (`WS /api/v1/events`). Clients that reconnect with
+//! them out to their WebSockets (`WS /api/v1/events`, `crate::event_stream`). Clients that reconnect with
 //! `?since=<id>` get what they missed from the table (kept for `events.retention_hours`).
 
 pub mod hub;
 pub mod repo;
-pub mod routes;
 
 use serde::Serialize;
 use sqlx::PgExecutor;
@@ -41,9 +40,4 @@ pub async fn publish(
 ) -> Result<i64, crate::error::ApiError> {
     let data = serde_json::to_value(data).map_err(crate::error::ApiError::internal)?;
     Ok(repo::insert(db, user_id, kind, &data).await?)
-}
-
-/// `WS /api/v1/events` (a full path: merged, not nested).
-pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(routes::events_socket))
 }

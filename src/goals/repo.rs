@@ -91,13 +91,7 @@ pub async fn find_for_update(
 }
 
 pub async fn exists(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from goals where id = $1 and user_id = $2) as "exists!""#,
-        id,
-        user_id
-    )
-    .fetch_one(db)
-    .await
+    crate::records::goal_exists(db, user_id, id).await
 }
 
 /// Whether `ancestor` is `id` itself or one of its ancestors (walking up from `id`).

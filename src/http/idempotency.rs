@@ -22,18 +22,19 @@
 
 use axum::{
     body::Body,
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::{
+    config::Settings,
     error::{ApiError, ApiResult},
-    state::AppState,
 };
 
 pub const HEADER: &str = "idempotency-key";
@@ -106,31 +107,35 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 /// Run `op` at most once per (user, key, request) and answer with its response, or replay
 /// the stored response. `request` is the parsed body (its JSON form is fingerprinted).
 /// `op` gets a connection inside the transaction that will also store its response.
-pub async fn run<T, F>(
-    state: &AppState,
+pub async fn run<S, T, F>(
+    state: &S,
     user_id: Uuid,
     key: &IdempotencyKey,
     request: &T,
     op: F,
 ) -> ApiResult<Response>
 where
+    PgPool: FromRef<S>,
+    Arc<Settings>: FromRef<S>,
     T: Serialize + ?Sized,
     F: AsyncFnOnce(&mut PgConnection) -> ApiResult<Response>,
 {
+    let db = &PgPool::from_ref(state);
+    let request_timeout_secs = Arc::<Settings>::from_ref(state).server.request_timeout_secs;
     let Some(k) = key.key.as_deref() else {
-        let mut tx = state.db.begin().await?;
+        let mut tx = db.begin().await?;
         let resp = op(&mut tx).await?;
         tx.commit().await?;
         return Ok(resp);
     };
     let hash = fingerprint(&key.route, request)?;
     let owner = Uuid::now_v7();
-    let lease = state.settings.server.request_timeout_secs as f64 + 60.0;
-    if !acquire(state, user_id, k, &hash, owner, lease).await? {
-        return existing(state, user_id, k, &hash).await;
+    let lease = request_timeout_secs as f64 + 60.0;
+    if !acquire(db, user_id, k, &hash, owner, lease).await? {
+        return existing(db, user_id, k, &hash).await;
     }
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     match op(&mut tx).await {
         Ok(resp) if !resp.status().is_server_error() => {
             let (status, headers, body) = split(resp).await?;
@@ -145,18 +150,18 @@ where
         }
         Ok(resp) => {
             tx.rollback().await?;
-            forget(state, user_id, k, owner).await;
+            forget(db, user_id, k, owner).await;
             Ok(resp)
         }
         Err(e) if e.status_code().is_server_error() => {
             drop(tx);
-            forget(state, user_id, k, owner).await;
+            forget(db, user_id, k, owner).await;
             Err(e)
         }
         Err(e) => {
             tx.rollback().await?;
             let (status, headers, body) = split(e.into_response()).await?;
-            let mut conn = state.db.acquire().await?;
+            let mut conn = db.acquire().await?;
             store(&mut conn, user_id, k, owner, status, &headers, &body).await?;
             Ok(rebuild(status, &headers, body, false))
         }
@@ -182,7 +187,7 @@ fn in_flight() -> ApiError {
 /// Claim the key: a new row, or one whose stored response expired, or an in-flight claim
 /// of the same request whose lease ran out. True when this request now owns the key.
 async fn acquire(
-    state: &AppState,
+    db: &PgPool,
     user_id: Uuid,
     key: &str,
     hash: &[u8],
@@ -211,20 +216,20 @@ async fn acquire(
         lease_secs,
         RETENTION_HOURS as i32,
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?;
     Ok(claimed == Some(owner))
 }
 
 /// Answer for a key someone else holds: replay, 422 or 409.
-async fn existing(state: &AppState, user_id: Uuid, key: &str, hash: &[u8]) -> ApiResult<Response> {
+async fn existing(db: &PgPool, user_id: Uuid, key: &str, hash: &[u8]) -> ApiResult<Response> {
     let row = sqlx::query!(
         r#"select request_hash, status, response_headers, response_body
            from idempotency_keys where user_id = $1 and key = $2"#,
         user_id,
         key
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?;
     // Gone: the holder failed with a 5xx and freed the key a moment ago.
     let Some(row) = row else {
@@ -316,14 +321,14 @@ async fn store(
 }
 
 /// Free a key whose request failed on our side, so a retry can run.
-async fn forget(state: &AppState, user_id: Uuid, key: &str, owner: Uuid) {
+async fn forget(db: &PgPool, user_id: Uuid, key: &str, owner: Uuid) {
     let r = sqlx::query!(
         "delete from idempotency_keys where user_id = $1 and key = $2 and owner = $3 and status is null",
         user_id,
         key,
         owner
     )
-    .execute(&state.db)
+    .execute(db)
     .await;
     if let Err(e) = r {
         tracing::warn!(error = %e, "could not free an idempotency key; it frees itself when its lease ends");

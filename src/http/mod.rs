@@ -11,7 +11,7 @@ pub mod pagination;
 pub mod patch;
 pub mod problem;
 pub mod query;
-pub mod request_id;
+pub use crate::request_id;
 
 pub use etag::{IfMatch, with_etag};
 pub use idempotency::IdempotencyKey;

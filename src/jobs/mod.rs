@@ -189,7 +189,10 @@ impl Registry {
 
 /// Every job kind the server handles. Domains add their handlers here.
 pub fn registry() -> Registry {
-    crate::notifications::register(Registry::new())
+    crate::notifications::register(Registry::new()).add(
+        crate::avatar::service::EXPIRE_JOB,
+        crate::avatar::service::expire_job,
+    )
 }
 
 /// The delay before retry `attempt` (1-based): 2 s doubling per attempt, capped at 10 min,

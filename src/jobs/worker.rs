@@ -95,8 +95,15 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "cadence".into())
 }
 
+/// The listener holds its connection for as long as it lives, so it gets a one-connection
+/// pool of its own: it never takes a connection the handlers need (a small pool would
+/// otherwise run a job's queries short by one for good), and closing the main pool on
+/// shutdown does not wait for it.
 async fn listen(state: &AppState) -> Option<PgListener> {
-    let mut l = PgListener::connect_with(&state.db).await.ok()?;
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(state.db.connect_options().as_ref().clone());
+    let mut l = PgListener::connect_with(&own).await.ok()?;
     l.listen(CHANNEL).await.ok()?;
     Some(l)
 }

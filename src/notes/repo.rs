@@ -87,13 +87,7 @@ pub async fn find_many(
 }
 
 pub async fn exists(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from notes where id = $1 and user_id = $2) as "exists!""#,
-        id,
-        user_id
-    )
-    .fetch_one(db)
-    .await
+    crate::records::note_exists(db, user_id, id).await
 }
 
 /// Whether `ancestor` is `id` itself or one of its ancestors (walking up from `id`).

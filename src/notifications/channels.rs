@@ -36,6 +36,21 @@ pub async fn record(
     .await?)
 }
 
+/// A push record carries about 4 KB: bodies are cut to this many bytes (the whole text is in
+/// the app).
+const MAX_PUSH_BODY_BYTES: usize = 1500;
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// In-app: the notification is in the list and the bell; `notification.created` went out
 /// when it was raised, and the step's `notification.updated` carries this delivery.
 pub async fn in_app(state: &AppState, n: &Notification, step: &StepAt<'_>) -> Result<(), JobError> {
@@ -56,7 +71,7 @@ pub async fn web_push(
         return Ok(());
     }
     let payload = json!({
-        "id": n.id, "kind": n.kind, "title": n.title, "body": n.body,
+        "id": n.id, "kind": n.kind, "title": n.title, "body": clip(&n.body, MAX_PUSH_BODY_BYTES),
         "priority": n.priority, "source_type": n.source_type, "source_id": n.source_id,
     })
     .to_string();

@@ -104,12 +104,12 @@ pub struct CatalogInput<'a> {
 
 /// The catalog, with each language model priced by the wallet's price table for its
 /// default model (per-model prices in `[pricing.llm_models]`, else the defaults) — the
-/// same prices `wallet::pricing::cost` bills.
+/// same prices `wallet::pricing::cost` bills (`PricingSettings::llm_price`).
 pub fn build(input: &CatalogInput<'_>) -> Vec<ProviderInfo> {
     let mut infos = build_unpriced(input);
     for info in infos.iter_mut().filter(|i| i.kind == Stage::Llm) {
         if let Some(model) = &info.default_model {
-            let p = crate::wallet::pricing::llm_price(input.pricing, model);
+            let p = input.pricing.llm_price(model);
             info.unit_price.credits = p.input_per_1k;
             info.unit_price.output_credits = Some(p.output_per_1k);
         }

@@ -12,6 +12,11 @@
 //!   `…/Calls/{sid}.json`; Messages (`…/Messages.json`, SMS and WhatsApp), and inbound
 //!   messages signed and posted to our messaging webhook (`POST /__sim/twilio/messages/inbound`,
 //!   [`SimHandle::deliver_message`]);
+//! - Web Push (RFC 8030, endpoint `http://ADDR/push/{id}`): verifies the VAPID JWT, decrypts
+//!   the `aes128gcm` payload with the subscription's key; `POST /__sim/push/subscriptions`
+//!   registers one, `…/{id}/gone` makes it answer 410, `GET /__sim/push/messages` reads them;
+//! - LiveAvatar (`base_url = http://ADDR`): `POST /v1/sessions/token|start|stop` and the
+//!   LITE command WebSocket `GET /v1/sessions/{id}/ws` (what it received: `GET /__sim/avatar`);
 //! - control: `GET /__sim/log` (every request, with whether its answer completed or the
 //!   client went away), `DELETE /__sim/log`, `POST /__sim/script` (queue replies).
 //!
@@ -21,9 +26,15 @@
 //! first byte, dying or stalling mid-stream.
 
 mod audio;
+mod liveavatar;
 mod llm;
 mod messages;
 mod twilio;
+mod webpush;
+
+pub use webpush::PushMessage;
+
+pub use liveavatar::AvatarRecord;
 
 pub use messages::{InboundMessage, WebhookAnswer};
 
@@ -110,6 +121,8 @@ pub enum Service {
     Twilio,
     /// Twilio Messages (SMS, WhatsApp).
     TwilioMessages,
+    /// LiveAvatar (status failures on the session token).
+    Avatar,
 }
 
 /// An injected failure.
@@ -231,6 +244,8 @@ pub(crate) struct SimState {
     scripts: Mutex<Vec<(Service, VecDeque<Reply>)>>,
     log: Mutex<Vec<LogEntry>>,
     next_id: AtomicU64,
+    push: Mutex<webpush::PushState>,
+    avatars: Mutex<liveavatar::AvatarSims>,
 }
 
 impl SimState {
@@ -240,6 +255,8 @@ impl SimState {
             scripts: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
+            push: Mutex::new(Default::default()),
+            avatars: Mutex::new(Default::default()),
         }
     }
 
@@ -348,7 +365,41 @@ impl SimHandle {
             "CADENCE__TELEPHONY__TWILIO__AUTH_TOKEN".into(),
             key.to_string(),
         ));
+        v.push((
+            "CADENCE__AVATAR__LIVEAVATAR__API_KEY".into(),
+            key.to_string(),
+        ));
+        v.push((
+            "CADENCE__AVATAR__LIVEAVATAR__BASE_URL".into(),
+            self.base_url(),
+        ));
         v
+    }
+
+    /// Every LiveAvatar session so far, oldest first, with what it received.
+    pub fn avatar_sessions(&self) -> Vec<AvatarRecord> {
+        self.state.avatars.lock().records.clone()
+    }
+
+    /// End a LiveAvatar session from the vendor's side (its WebSocket says `closed`).
+    pub fn avatar_close(&self, session_id: &str) {
+        self.state.avatars.lock().close(session_id);
+    }
+
+    /// Wait (bounded) until `pred` holds for the avatar sessions; returns them either way.
+    pub async fn wait_for_avatars(
+        &self,
+        pred: impl Fn(&[AvatarRecord]) -> bool,
+        limit: Duration,
+    ) -> Vec<AvatarRecord> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let all = self.avatar_sessions();
+            if pred(&all) || tokio::time::Instant::now() >= deadline {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Every request so far, oldest first.
@@ -362,6 +413,24 @@ impl SimHandle {
             .into_iter()
             .filter(|e| e.service == service)
             .collect()
+    }
+
+    /// Register a browser's push subscription (its private key and auth secret) with the
+    /// push service; the endpoint URL to give the server.
+    pub fn push_subscription(&self, secret: p256::SecretKey, auth: [u8; 16]) -> String {
+        let id = self.state.push_register(secret, auth.to_vec());
+        format!("{}/push/{id}", self.base_url())
+    }
+
+    /// Make a subscription's endpoint answer 410 Gone from now on.
+    pub fn push_gone(&self, endpoint: &str) {
+        let id = endpoint.rsplit('/').next().unwrap_or_default();
+        self.state.push_set_gone(id);
+    }
+
+    /// Pushes accepted so far (decrypted), oldest first.
+    pub fn push_messages(&self) -> Vec<PushMessage> {
+        self.state.push_messages()
     }
 
     pub fn clear_log(&self) {
@@ -474,6 +543,23 @@ fn router(state: Arc<SimState>) -> Router {
         .route(
             "/__sim/twilio/messages/inbound",
             post(messages::post_inbound),
+        )
+        .route("/push/{id}", post(webpush::push))
+        .route("/__sim/push/subscriptions", post(webpush::register))
+        .route(
+            "/__sim/push/subscriptions/{id}/gone",
+            post(webpush::set_gone),
+        )
+        .route("/__sim/push/messages", get(webpush::messages))
+        .route("/v1/sessions/token", post(liveavatar::token))
+        .route("/v1/sessions/start", post(liveavatar::start))
+        .route("/v1/sessions/stop", post(liveavatar::stop))
+        .route("/v1/sessions/{id}/ws", get(liveavatar::socket))
+        .route(
+            "/__sim/avatar",
+            get(|State(s): State<Arc<SimState>>| async move {
+                Json(s.avatars.lock().records.clone())
+            }),
         )
         .route("/__sim/log", get(get_log).delete(clear_log))
         .route("/__sim/script", post(post_script))

@@ -44,12 +44,12 @@ async fn check_links(
         return Err(not_your("parent_id", "tasks"));
     }
     if let Some(id) = goal_id
-        && !crate::goals::repo::exists(&mut *conn, user_id, id).await?
+        && !crate::records::goal_exists(&mut *conn, user_id, id).await?
     {
         return Err(not_your("goal_id", "goals"));
     }
     if let Some(id) = note_id
-        && !crate::notes::repo::exists(&mut *conn, user_id, id).await?
+        && !crate::records::note_exists(&mut *conn, user_id, id).await?
     {
         return Err(not_your("note_id", "notes"));
     }

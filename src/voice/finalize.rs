@@ -60,7 +60,7 @@ pub async fn finalize(
         llm_output_tokens: outcome.llm.iter().map(|u| u.output_tokens).sum(),
         tts_characters: outcome.tts_characters,
     };
-    let bill = cost(
+    let mut bill = cost(
         &state.settings.pricing,
         &Usage {
             stt_seconds: outcome.stt_seconds,
@@ -69,7 +69,19 @@ pub async fn finalize(
             call_seconds: started.elapsed_ms as f64 / 1000.0,
         },
     );
-    let breakdown = serde_json::to_value(&bill).map_err(ApiError::internal)?;
+    // The call's avatar (if any) ends with it: its minutes are charged to the quota here,
+    // under the call's lock, and priced into the call's bill.
+    let avatar = crate::avatar::service::settle(state, &mut tx, call_id, reason).await?;
+    let avatar_credits = avatar.as_ref().map_or(0, |a| {
+        a.minutes as i64 * state.settings.pricing.avatar_per_minute.max(0)
+    });
+    bill.total_credits += avatar_credits;
+    bill.total_millicredits += avatar_credits * 1000;
+    let mut breakdown = serde_json::to_value(&bill).map_err(ApiError::internal)?;
+    if let (Some(a), Some(obj)) = (&avatar, breakdown.as_object_mut()) {
+        obj.insert("avatar_minutes".into(), a.minutes.into());
+        obj.insert("avatar_credits".into(), avatar_credits.into());
+    }
     let Some(done) = repo::complete(
         &mut *tx,
         call_id,
@@ -129,6 +141,9 @@ pub async fn finalize(
     // `wallet.updated` comes from the ledger trigger when the hold is settled.
     tx.commit().await?;
     tracing::info!(%call_id, reason, cost = charged, "call finalized");
+    if let Some(a) = &avatar {
+        crate::avatar::service::stop_remote(state, a).await;
+    }
     Ok(Some(Finalized {
         duration_ms: done.duration_ms,
         cost_credits: charged,

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    accounts::service as auth,
     agents::service as agents,
-    auth::{AuthUser, service as auth},
+    auth::AuthUser,
     calls::{model::Transcript, repo as calls_repo},
     error::{ApiError, ApiResult, FieldError, Problem},
     http::{ValidJson, Validate},
@@ -154,31 +155,40 @@ pub async fn create_session(
         ApiError::NotFound => ApiError::validation("agent_id", "no such agent"),
         e => e,
     })?;
-    let ticket = auth::create_ws_ticket(&state, user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(connect_info(&state, user, opened).await?),
+    ))
+}
+
+/// The answer to a session opened for the web client: its ticket and WebSocket URL.
+pub(crate) async fn connect_info(
+    state: &AppState,
+    user: AuthUser,
+    opened: Opened,
+) -> ApiResult<SessionCreated> {
+    let ticket = auth::create_ws_ticket(state, user).await?;
     let base = state.settings.public_url();
     let ws_base = base
         .strip_prefix("https://")
         .map(|r| format!("wss://{r}"))
         .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
         .unwrap_or(base);
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionCreated {
-            session_id: opened.session_id,
-            call_id: opened.call_id,
-            ws_url: format!(
-                "{ws_base}/api/v1/voice/sessions/{}/ws?ticket={}",
-                opened.session_id, ticket.ticket
-            ),
-            ticket: ticket.ticket,
-            expires_at: opened.expires_at,
-            audio: AudioFormat {
-                encoding: "pcm_s16le",
-                sample_rate: 16000,
-                channels: 1,
-            },
-        }),
-    ))
+    Ok(SessionCreated {
+        session_id: opened.session_id,
+        call_id: opened.call_id,
+        ws_url: format!(
+            "{ws_base}/api/v1/voice/sessions/{}/ws?ticket={}",
+            opened.session_id, ticket.ticket
+        ),
+        ticket: ticket.ticket,
+        expires_at: opened.expires_at,
+        audio: AudioFormat {
+            encoding: "pcm_s16le",
+            sample_rate: 16000,
+            channels: 1,
+        },
+    })
 }
 
 async fn find(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResult<VoiceSession> {
@@ -233,11 +243,18 @@ pub async fn delete_session(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
+    end_session(&state, id, user.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End a voice session for its owner (404 when not theirs): wake the instance running it and
+/// wait (bounded) for it to finalize, else finalize here.
+pub(crate) async fn end_session(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResult<()> {
     let row = sqlx::query!(
         "update voice_sessions set end_requested = coalesce(end_requested, 'deleted')
          where id = $1 and user_id = $2 returning status, call_id",
         id,
-        user.user_id
+        user_id
     )
     .fetch_optional(&state.db)
     .await?
@@ -251,17 +268,17 @@ pub async fn delete_session(
                 .fetch_one(&state.db)
                 .await?;
             if status == "completed" {
-                return Ok(StatusCode::NO_CONTENT);
+                return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
     super::finalize::finalize(
-        &state,
+        state,
         row.call_id,
         "deleted",
         super::finalize::Outcome::default(),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

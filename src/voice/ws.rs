@@ -91,6 +91,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         agent,
         conversation_id: row.conversation_id,
         sample_rate: session::PIPELINE_RATE,
+        avatar: crate::avatar::service::attach(state, id).await,
     })
 }
 

@@ -310,7 +310,7 @@ impl Validate for AdminCredits {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::new();
         v.check(
-            self.amount != 0 && self.amount.abs() <= MAX_AMOUNT,
+            self.amount != 0 && self.amount.unsigned_abs() <= MAX_AMOUNT.unsigned_abs(),
             "amount",
             "must be non-zero and at most 1000000000 in magnitude",
         );

@@ -75,14 +75,7 @@ pub struct LlmCost {
 
 /// The price of one LLM model (the defaults when it is not listed).
 pub fn llm_price(prices: &PricingSettings, model: &str) -> LlmModelPrice {
-    prices
-        .llm_models
-        .get(model)
-        .copied()
-        .unwrap_or(LlmModelPrice {
-            input_per_1k: prices.llm_default_input_per_1k,
-            output_per_1k: prices.llm_default_output_per_1k,
-        })
+    prices.llm_price(model)
 }
 
 fn millis(seconds: f64) -> u128 {
@@ -141,7 +134,7 @@ pub fn cost(prices: &PricingSettings, usage: &Usage) -> CostBreakdown {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UnitPrice {
     /// `stt_second`, `llm_input_1k_tokens`, `llm_output_1k_tokens`, `tts_1k_characters`,
-    /// `call_minute`.
+    /// `call_minute`, `avatar_minute`.
     pub unit: &'static str,
     /// The LLM model this price is for (`null`: every model not listed).
     pub model: Option<String>,
@@ -160,6 +153,8 @@ pub struct PriceTable {
     pub stt_per_second: i64,
     pub tts_per_1k_chars: i64,
     pub platform_per_minute: i64,
+    /// Per started minute of a streaming avatar (settled with its call).
+    pub avatar_per_minute: i64,
     pub llm_default: LlmPrice,
     pub llm_models: BTreeMap<String, LlmPrice>,
     /// The same prices as a flat list.
@@ -218,10 +213,16 @@ pub fn price_table(state: &AppState) -> PriceTable {
         model: None,
         credits: p.platform_per_minute,
     });
+    units.push(UnitPrice {
+        unit: "avatar_minute",
+        model: None,
+        credits: p.avatar_per_minute,
+    });
     PriceTable {
         stt_per_second: p.stt_per_second,
         tts_per_1k_chars: p.tts_per_1k_chars,
         platform_per_minute: p.platform_per_minute,
+        avatar_per_minute: p.avatar_per_minute,
         llm_default: LlmPrice {
             input_per_1k: p.llm_default_input_per_1k,
             output_per_1k: p.llm_default_output_per_1k,
@@ -274,6 +275,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            avatar_per_minute: 10,
         }
     }
 

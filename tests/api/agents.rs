@@ -52,7 +52,17 @@ async fn builtins_are_listed_for_everyone_and_read_only(pool: PgPool) {
     assert_eq!(agent["llm"]["fallbacks"], json!(["anthropic", "commands"]));
     assert_eq!(agent["stt"]["fallbacks"][1], "pocketsphinx");
     assert_eq!(agent["tts"]["fallbacks"][1], "espeak");
-    assert_eq!(agent["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        agent["tools"],
+        json!([
+            "tasks",
+            "notes",
+            "goals",
+            "memories",
+            "reflections",
+            "schedule"
+        ])
+    );
 
     let resp = app
         .patch_json(&path, &user.access_token, &json!({"name": "Mine now"}))

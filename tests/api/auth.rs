@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use cadence::auth::{jwt::Claims, service};
+use cadence::{accounts::service, auth::jwt::Claims};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

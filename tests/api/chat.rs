@@ -821,8 +821,10 @@ async fn a_provider_failure_is_502_and_keeps_the_user_message(pool: PgPool) {
 async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
     let (app, s) = chat_app(pool, &[]).await;
     let user = app.new_user().await;
+    // `since=0`: the stream is complete and in order from the start (nothing is lost while
+    // the socket subscribes), beginning with the signup's own `wallet.updated`.
     let mut events = app
-        .ws_connect("/api/v1/events", Some(&user.access_token))
+        .ws_connect("/api/v1/events?since=0", Some(&user.access_token))
         .await
         .expect("events socket");
     let conv = new_conversation(&app, &user).await;
@@ -832,13 +834,16 @@ async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
         StatusCode::CREATED,
     )
     .await;
+    let balance = app.wallet(&user.access_token).await.0;
 
     let mut seen: Vec<(String, Value)> = Vec::new();
     let assistant_id = body["assistant_message"]["id"].clone();
     let complete = |seen: &[(String, Value)]| {
         seen.iter()
             .any(|(k, d)| k == "message.created" && d["id"] == assistant_id)
-            && seen.iter().any(|(k, _)| k == "wallet.updated")
+            && seen
+                .iter()
+                .any(|(k, d)| k == "wallet.updated" && d["balance"] == balance)
     };
     while !complete(&seen) {
         let Some(ev) = ws_next_json(&mut events, 30).await else {
@@ -846,8 +851,14 @@ async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
         };
         seen.push((ev["type"].as_str().unwrap().to_string(), ev["data"].clone()));
     }
-    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds[0], "conversation.created", "{kinds:?}");
+    // The chat's own events start after the signup's `wallet.updated`.
+    let all: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    let kinds: Vec<&str> = all
+        .iter()
+        .copied()
+        .skip_while(|k| *k == "wallet.updated")
+        .collect();
+    assert_eq!(kinds.first(), Some(&"conversation.created"), "{all:?}");
     let created: Vec<&Value> = seen
         .iter()
         .filter(|(k, _)| k == "message.created")
@@ -863,5 +874,5 @@ async fn a_reply_is_announced_on_the_event_stream(pool: PgPool) {
         .find(|(k, _)| k == "wallet.updated")
         .unwrap()
         .1;
-    assert_eq!(wallet["balance"], app.wallet(&user.access_token).await.0);
+    assert_eq!(wallet["balance"], balance);
 }

@@ -244,9 +244,49 @@ impl TestApp {
 /// The next text frame parsed as JSON (skipping pings), or None when the stream ends or
 /// nothing arrives within `secs`.
 pub async fn ws_next_json(ws: &mut WsStream, secs: u64) -> Option<Value> {
+    ws_next_json_by(
+        ws,
+        tokio::time::Instant::now() + std::time::Duration::from_secs(secs),
+    )
+    .await
+}
+
+/// The next JSON text frame whose `type` is `kind`, skipping every other frame (such as a
+/// user's own signup `wallet.updated` that arrives late on a busy machine), or None when the
+/// stream ends or nothing of that type arrives within `secs`.
+pub async fn ws_next_of_type(ws: &mut WsStream, kind: &str, secs: u64) -> Option<Value> {
+    ws_next_matching(ws, secs, |v| v["type"] == kind).await
+}
+
+/// The next JSON text frame for which `wanted` holds, skipping the others, within `secs`.
+pub async fn ws_next_matching(
+    ws: &mut WsStream,
+    secs: u64,
+    wanted: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let v = ws_next_json_by(ws, deadline).await?;
+        if wanted(&v) {
+            return Some(v);
+        }
+    }
+}
+
+/// Every JSON text frame that arrives within `secs` (for "nothing of this kind arrives").
+pub async fn ws_frames_for(ws: &mut WsStream, secs: u64) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut frames = Vec::new();
+    while let Some(v) = ws_next_json_by(ws, deadline).await {
+        frames.push(v);
+    }
+    frames
+}
+
+/// The next JSON text frame before `deadline` (skipping pings), or None.
+pub async fn ws_next_json_by(ws: &mut WsStream, deadline: tokio::time::Instant) -> Option<Value> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
         let msg = tokio::time::timeout_at(deadline, ws.next())
             .await

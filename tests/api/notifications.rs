@@ -456,3 +456,171 @@ async fn the_notifications_preference_is_validated(pool: PgPool) {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+mod web_push {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    use cadence::{notifications::webpush, sim};
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    use super::*;
+
+    /// A browser's subscription at the simulated push service: its endpoint and the body
+    /// `PushSubscription.toJSON()` would give.
+    fn browser(sim: &sim::SimHandle) -> (String, Value) {
+        let secret = webpush::random_secret();
+        let auth: [u8; 16] = rand::random();
+        let p256dh = B64.encode(secret.public_key().to_encoded_point(false).as_bytes());
+        let endpoint = sim.push_subscription(secret, auth);
+        let body = json!({"endpoint": endpoint, "expirationTime": null,
+                          "keys": {"p256dh": p256dh, "auth": B64.encode(auth)}});
+        (endpoint, body)
+    }
+
+    #[sqlx::test]
+    async fn pushes_are_encrypted_vapid_signed_and_410_removes_the_subscription(pool: PgPool) {
+        let sim = sim::spawn(sim::SimConfig::default()).await.unwrap();
+        let app = spawn_app_with(pool.clone(), FAST).await;
+        let other_instance = spawn_app_with(pool.clone(), FAST).await;
+        let u = app.new_user().await;
+        let t = &u.access_token;
+
+        let key = json_with(
+            app.get("/api/v1/notifications/vapid-public-key", t).await,
+            StatusCode::OK,
+        )
+        .await["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let raw = B64.decode(&key).unwrap();
+        assert_eq!((raw.len(), raw[0]), (65, 4), "an uncompressed P-256 point");
+        let again = json_with(
+            other_instance
+                .get("/api/v1/notifications/vapid-public-key", t)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            again["key"],
+            key.as_str(),
+            "every instance signs with one key"
+        );
+
+        let (endpoint, sub) = browser(&sim);
+        let created = app
+            .create("/api/v1/notifications/push-subscriptions", t, &sub)
+            .await;
+        assert_eq!(created["endpoint"], endpoint.as_str());
+        let listed = json_with(
+            app.get("/api/v1/notifications/push-subscriptions", t).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(ids_of(&listed["data"]), [created["id"].as_str().unwrap()]);
+
+        app.set_escalation(
+            t,
+            json!({"quiet_hours": null, "steps": [
+                {"channel": "in_app", "after_minutes": 0},
+                {"channel": "web_push", "after_minutes": 0}]}),
+        )
+        .await;
+        let n = cadence::notifications::raise(
+            &app.state,
+            new(u.id, "push", NotificationPriority::Urgent),
+        )
+        .await
+        .unwrap();
+        wait_for(15, "the push", async || sim.push_messages().len() == 1).await;
+        let m = &sim.push_messages()[0];
+        let payload: Value = serde_json::from_str(&m.payload).unwrap();
+        assert_eq!(
+            payload,
+            json!({"id": n.id, "kind": "system", "title": "about push", "body": "body",
+                   "priority": "urgent", "source_type": "test", "source_id": "push"}),
+            "the stand-in decrypted exactly what we sent"
+        );
+        assert_eq!(m.urgency.as_deref(), Some("high"));
+        assert_eq!(m.vapid["aud"], sim.base_url().as_str());
+        assert_eq!(m.vapid["sub"], "mailto:admin@localhost");
+        let auth = sim.log_for("webpush.push")[0].auth.clone().unwrap();
+        assert!(
+            auth.ends_with(&format!("k={key}")),
+            "signed with the published key: {auth}"
+        );
+        let id = n.id.to_string();
+        wait_for(10, "the push delivery", async || {
+            channels(&app.notification(t, &id).await).contains(&(
+                "web_push".into(),
+                "sent".into(),
+                "".into(),
+            ))
+        })
+        .await;
+
+        // The browser unsubscribed: the push service answers 410, we forget the subscription.
+        sim.push_gone(&endpoint);
+        let n2 = cadence::notifications::raise(
+            &app.state,
+            new(u.id, "push2", NotificationPriority::Urgent),
+        )
+        .await
+        .unwrap();
+        let id2 = n2.id.to_string();
+        wait_for(10, "the failed push", async || {
+            channels(&app.notification(t, &id2).await)
+                .iter()
+                .any(|(c, s, d)| c == "web_push" && s == "failed" && d.contains("410"))
+        })
+        .await;
+        let listed = json_with(
+            app.get("/api/v1/notifications/push-subscriptions", t).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert!(listed["data"].as_array().unwrap().is_empty());
+        assert_eq!(sim.push_messages().len(), 1);
+    }
+
+    #[sqlx::test]
+    async fn push_subscriptions_are_validated_and_private(pool: PgPool) {
+        let sim = sim::spawn(sim::SimConfig::default()).await.unwrap();
+        let app = spawn_app(pool).await;
+        let u = app.new_user().await;
+        let other = app.new_user().await;
+        let (_, sub) = browser(&sim);
+        let path = "/api/v1/notifications/push-subscriptions";
+        for (patch, field) in [
+            (json!({"endpoint": "http://push.example.com/x"}), "endpoint"),
+            (json!({"endpoint": "not a url"}), "endpoint"),
+            (
+                json!({"keys": {"p256dh": "AAAA", "auth": sub["keys"]["auth"]}}),
+                "keys.p256dh",
+            ),
+            (
+                json!({"keys": {"p256dh": sub["keys"]["p256dh"], "auth": "AAAA"}}),
+                "keys.auth",
+            ),
+        ] {
+            let mut body = sub.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let resp = app.post_json(path, Some(&u.access_token), &body).await;
+            let problem =
+                assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert_eq!(error_fields(&problem), [field]);
+        }
+        let created = app.create(path, &u.access_token, &sub).await;
+        let one = format!("{path}/{}", created["id"].as_str().unwrap());
+        let theirs = json_with(app.get(path, &other.access_token).await, StatusCode::OK).await;
+        assert!(theirs["data"].as_array().unwrap().is_empty());
+        let resp = app.delete(&one, &other.access_token).await;
+        assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+        let resp = app.delete(&one, &u.access_token).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let resp = app.delete(&one, &u.access_token).await;
+        assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}

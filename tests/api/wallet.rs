@@ -296,6 +296,12 @@ async fn admin_credits_are_for_superusers_only(pool: PgPool) {
 
     for (body, field) in [
         (json!({"amount": 0, "reason": "x"}), "amount"),
+        // |i64::MIN| does not fit an i64: still a 422, never an overflow.
+        (json!({"amount": i64::MIN, "reason": "x"}), "amount"),
+        (
+            json!({"amount": -1_000_000_001i64, "reason": "x"}),
+            "amount",
+        ),
         (json!({"amount": 5, "reason": "  "}), "reason"),
         (json!({"amount": 5}), "reason"),
     ] {

@@ -21,6 +21,8 @@ const need = {
   calls: await missing('/api/v1/calls'),
   wallet: await missing('/api/v1/wallet', '/api/v1/wallet/transactions', '/api/v1/wallet/add-credits'),
   goals: await missing('/api/v1/goals', '/api/v1/goals/{id}', '/api/v1/goals/{id}/tasks'),
+  notifications: await missing('/api/v1/tasks', '/api/v1/notifications', '/api/v1/notifications/{id}/ack'),
+  day: await missing('/api/v1/schedule', '/api/v1/schedule/plan', '/api/v1/schedule/blocks/{id}'),
 };
 
 let browser;
@@ -295,4 +297,78 @@ test('talk: say "add a task called water the plants" offline, and it is in Tasks
   } finally {
     await voiceBrowser.close();
   }
+});
+
+test('the bell shows a reminder fired; acknowledging it clears the count', { skip: need.notifications }, async () => {
+  const page = await newPage(browser);
+  const who = await registerViaUi(page);
+  const token = await tokenFor(who.email);
+  const bell = page.locator('#bell');
+  await bell.waitFor();
+  assert.equal(await page.locator('#bell-count').isVisible(), false, 'no unread notifications yet');
+
+  const remindAt = new Date(Date.now() + 1500).toISOString();
+  const created = await api('POST', '/tasks', { token, body: { title: 'Stretch your legs', remind_at: remindAt } });
+  assert.equal(created.status, 201);
+  // The reminder job fires on the server; the bell hears notification.created live.
+  await page.locator('#bell-count').getByText('1', { exact: true }).waitFor({ timeout: 20000 });
+  await screenshot(page, 'bell-reminder');
+
+  await bell.click();
+  const item = page.locator('#notification-list li').filter({ hasText: 'Stretch your legs' });
+  await item.waitFor();
+  await item.getByRole('button', { name: 'Acknowledge Stretch your legs' }).click();
+  await page.locator('#notification-list li[data-status="acknowledged"]').waitFor();
+  await page.locator('#bell-count').waitFor({ state: 'hidden' });
+  const list = await api('GET', '/notifications', { token });
+  assert.equal(list.body.data.length, 1);
+  assert.equal(list.body.data[0].kind, 'reminder');
+  assert.equal(list.body.data[0].status, 'acknowledged');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('day: plan the day, then lock, move and delete a block', { skip: need.day || need.tasks }, async () => {
+  const page = await newPage(browser);
+  const who = await registerViaUi(page);
+  const token = await tokenFor(who.email);
+  const me = await api('PATCH', '/users/me', { token, body: { timezone: 'UTC' } });
+  assert.equal(me.status, 200);
+  for (const body of [
+    { title: 'Write report', priority: 'high', estimate_minutes: 30 },
+    { title: 'Read the paper', priority: 'low', estimate_minutes: 240 },
+  ]) {
+    assert.equal((await api('POST', '/tasks', { token, body })).status, 201);
+  }
+  const day = '2030-01-07';
+  await page.goto(`${BASE}/#/day?date=${day}`);
+  await page.getByRole('heading', { name: 'Day', exact: true }).waitFor();
+  await page.getByText('Nothing is planned for this day yet.').waitFor();
+  await page.getByLabel('Start', { exact: true }).fill('09:00');
+  await page.getByLabel('Cutoff').fill('12:00');
+  await page.getByLabel('Buffer (minutes)').fill('10');
+  await page.getByRole('button', { name: 'Plan my day' }).click();
+  const blocks = page.getByRole('list', { name: 'Blocks of the day' });
+  const report = blocks.locator('li').filter({ hasText: 'Write report' });
+  await report.getByText('09:00–09:30').waitFor();
+  // Four hours do not fit in three: shown with the reason.
+  await page.getByRole('list', { name: 'Unscheduled tasks' }).getByText('needs 240 min; the longest free gap is 180 min').waitFor();
+  await screenshot(page, 'real-day');
+
+  const plan = async () => (await api('GET', `/schedule?date=${day}`, { token })).body;
+  const id = (await plan()).blocks[0].id;
+  await report.getByRole('button', { name: 'Lock Write report', exact: true }).click();
+  await eventually(async () => (await plan()).blocks[0].locked === true, { message: 'locked' });
+  await report.getByRole('button', { name: 'Unlock Write report', exact: true }).waitFor();
+
+  await report.getByLabel('New start of Write report').fill('10:15');
+  await report.getByRole('button', { name: 'Move Write report' }).click();
+  await eventually(async () => (await plan()).blocks[0].start === `${day}T10:15:00Z`, { message: 'moved' });
+  await report.getByText('10:15–10:45').waitFor();
+
+  await report.getByRole('button', { name: 'Delete block Write report' }).click();
+  await eventually(async () => (await plan()).blocks.every((b) => b.id !== id), { message: 'deleted' });
+  await blocks.locator('li').filter({ hasText: 'Write report' }).waitFor({ state: 'detached' });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
 });

@@ -13,6 +13,7 @@ mod goals;
 mod memories;
 mod notes;
 mod reflections;
+mod schedule;
 mod tasks;
 
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,11 @@ const GROUPS: &[Group] = &[
         tools: memories::TOOLS,
         specs: memories::specs,
     },
+    Group {
+        name: "schedule",
+        tools: schedule::TOOLS,
+        specs: schedule::specs,
+    },
 ];
 
 /// Run one call of a group's tool.
@@ -128,6 +134,7 @@ async fn dispatch(
         "goals" => goals::run(env, name, args).await,
         "reflections" => reflections::run(env, name, args).await,
         "memories" => memories::run(env, name, args).await,
+        "schedule" => schedule::run(env, name, args).await,
         ALWAYS => account::run(env, name, args).await,
         _ => Err(unknown(name)),
     }

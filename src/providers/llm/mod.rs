@@ -4,6 +4,7 @@ pub mod anthropic;
 pub mod commands;
 pub mod echo;
 pub mod openai;
+pub mod prompt;
 
 use std::{
     collections::BTreeMap,

@@ -90,6 +90,7 @@ pub(super) async fn keep_paid(
     hold_amount: i64,
     started: Instant,
     stt_seconds: f64,
+    extra_credits: i64,
 ) -> Result<Option<i64>, wallet::WalletError> {
     let spent_now = {
         let spent = spent.lock();
@@ -103,6 +104,7 @@ pub(super) async fn keep_paid(
             },
         )
         .total_credits
+            + extra_credits
     };
     let step = state.settings.billing.call_min_credits.max(1);
     let ttl = chrono::Duration::seconds(state.settings.billing.hold_ttl_secs);

@@ -63,6 +63,8 @@ pub struct SessionCtx {
     pub conversation_id: Option<Uuid>,
     /// The client's rate before any `start`.
     pub sample_rate: u32,
+    /// The streaming avatar this session's speech also drives (`POST /avatar/sessions`).
+    pub avatar: Option<crate::avatar::bridge::AvatarLink>,
 }
 
 pub struct Ended {
@@ -101,19 +103,22 @@ struct Session {
     input: Input,
     report_rx: mpsc::Receiver<TurnMsg>,
     recorder: SharedRecorder,
-    /// The out-of-credits notice is being spoken (its turn id): the call ends after it.
-    ending_after_notice: Option<u64>,
+    /// A goodbye notice is being spoken (its turn id, and the ending it announces): the
+    /// call ends after it.
+    ending_after_notice: Option<(u64, &'static str)>,
+    avatar: Option<crate::avatar::bridge::AvatarLink>,
 }
 
 impl Session {
     /// Load the history, say `ready`, start recognition, speak the welcome.
     async fn open(
         state: AppState,
-        ctx: SessionCtx,
+        mut ctx: SessionCtx,
         out: mpsc::Sender<ServerOut>,
         generation: Generation,
     ) -> Self {
         let started = Instant::now();
+        let avatar = ctx.avatar.take();
         let agent = Arc::new(ctx.agent);
         let rate = ctx.sample_rate;
         let (report_tx, report_rx) = mpsc::channel::<TurnMsg>(64);
@@ -135,6 +140,7 @@ impl Session {
             recorder: recorder.clone(),
             user_id: ctx.user_id,
             call_id: ctx.call_id,
+            avatar: avatar.as_ref().map(|a| a.tap.clone()),
         };
         let mut ctl = Controller::new(state.clone(), env);
 
@@ -173,6 +179,7 @@ impl Session {
             report_rx,
             recorder,
             ending_after_notice: None,
+            avatar,
         }
     }
 
@@ -193,6 +200,10 @@ impl Session {
             tokio::time::Instant::now() + Duration::from_secs(1),
             Duration::from_secs(1),
         );
+        let avatar_check = Duration::from_secs(self.state.settings.avatar.check_secs.max(1));
+        let mut avatar_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + avatar_check, avatar_check);
+        let avatar_ended = self.avatar.as_ref().map(|a| a.ended.clone());
 
         loop {
             let idle_deadline = tokio::time::Instant::from_std(self.ctl.last_activity() + silence);
@@ -211,9 +222,10 @@ impl Session {
                 ev = self.input.next_stt() => self.input.stt(ev, &mut self.ctl).await,
                 Some(msg) = self.report_rx.recv() => {
                     if let Some(done) = self.ctl.turn_report(msg).await
-                        && self.ending_after_notice == Some(done)
+                        && let Some((turn, reason)) = self.ending_after_notice
+                        && turn == done
                     {
-                        return "insufficient_credits".into();
+                        return reason.into();
                     }
                 }
                 _ = tokio::time::sleep_until(vad_deadline.unwrap_or(max_at)), if vad_deadline.is_some() => {
@@ -224,6 +236,12 @@ impl Session {
                     return "silence_timeout".into();
                 }
                 _ = wallet_tick.tick(), if self.ending_after_notice.is_none() => self.keep_paid().await,
+                _ = async { avatar_ended.as_ref().unwrap().cancelled().await }, if avatar_ended.is_some() => {
+                    return "avatar_ended".into();
+                }
+                _ = avatar_tick.tick(), if self.avatar.is_some() && self.ending_after_notice.is_none() => {
+                    self.keep_avatar().await;
+                }
                 _ = poll.tick() => {
                     if let Some(r) = self.requested_end().await {
                         return r;
@@ -255,15 +273,36 @@ impl Session {
             self.hold_amount,
             self.started,
             self.input.stt_seconds(),
+            self.avatar.as_ref().map_or(0, |a| {
+                crate::avatar::service::credits_so_far(&self.state, a)
+            }),
         )
         .await
         {
             Ok(Some(amount)) => self.hold_amount = amount,
             Ok(None) => {
                 self.ctl.stop_turn(false).await;
-                self.ending_after_notice = Some(self.ctl.speak(OUT_OF_CREDITS.into()).await);
+                let turn = self.ctl.speak(OUT_OF_CREDITS.into()).await;
+                self.ending_after_notice = Some((turn, "insufficient_credits"));
             }
             Err(e) => tracing::warn!(error = %e, "could not extend the call's hold"),
+        }
+    }
+
+    /// The avatar quota check: hold the next minute, or say goodbye when the month has none.
+    async fn keep_avatar(&mut self) {
+        let Some(link) = self.avatar.as_mut() else {
+            return;
+        };
+        match crate::avatar::service::keep_reserved(&self.state, link).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.ctl.stop_turn(false).await;
+                let notice = crate::avatar::service::QUOTA_NOTICE;
+                let turn = self.ctl.speak(notice.into()).await;
+                self.ending_after_notice = Some((turn, "avatar_quota_exhausted"));
+            }
+            Err(e) => tracing::warn!(error = ?e, "could not reserve the next avatar minute"),
         }
     }
 
@@ -271,6 +310,9 @@ impl Session {
     /// finalize the call and say `ended`.
     async fn close(mut self, reason: String) -> Ended {
         self.ctl.stop_turn(true).await;
+        if let Some(link) = self.avatar.take() {
+            link.close().await;
+        }
         let stt_seconds = self.input.close().await;
         let outcome = self.ctl.outcome(stt_seconds, self.recorder.as_ref());
         let result = finalize::finalize(&self.state, self.call_id, &reason, outcome).await;

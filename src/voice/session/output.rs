@@ -44,6 +44,9 @@ impl Generation {
 pub(super) async fn clear(env: &TurnEnv, clear: bool) {
     env.generation.bump();
     if clear {
+        if let Some(a) = &env.avatar {
+            a.interrupt();
+        }
         let _ = env.out.send(ServerOut::Clear).await;
     }
 }
@@ -81,6 +84,9 @@ pub(super) async fn play(
                 if let Some(r) = &env.recorder {
                     r.lock().add(Instant::now(), &to_rec.process(&samples));
                 }
+                if let Some(a) = &env.avatar {
+                    a.audio(&samples, env.rate);
+                }
                 if env
                     .out
                     .send(ServerOut::Audio {
@@ -94,6 +100,9 @@ pub(super) async fn play(
                 }
             }
             Spoken::End(text) => {
+                if let Some(a) = &env.avatar {
+                    a.speak_end();
+                }
                 let generation = chunk_gen.take().unwrap_or_else(|| env.generation.current());
                 mark(&env, turn, generation, text).await;
             }

@@ -51,6 +51,8 @@ pub(super) struct TurnEnv {
     pub(super) recorder: SharedRecorder,
     pub(super) user_id: Uuid,
     pub(super) call_id: Uuid,
+    /// The avatar's tee (`None`: no avatar; the output path does nothing extra).
+    pub(super) avatar: Option<crate::avatar::bridge::AvatarTap>,
 }
 
 impl TurnEnv {

@@ -5,6 +5,7 @@
 import * as client from './api.js';
 import * as events from './events.js';
 import { h, replace, loadError, unavailable, toast } from './ui.js';
+import { startBell, stopBell } from './notify.js';
 
 const ROUTES = [
   { path: '/login', load: () => import('./views/auth.js'), fn: 'login', title: 'Sign in', public: true },
@@ -12,6 +13,8 @@ const ROUTES = [
   { path: '/', load: () => import('./views/home.js'), fn: 'home', title: 'Home' },
   { path: '/profile', load: () => import('./views/profile.js'), fn: 'profile', title: 'Profile' },
   { path: '/tasks', load: () => import('./views/tasks.js'), fn: 'tasks', title: 'Tasks', needs: '/tasks', what: 'Tasks are' },
+  { path: '/notifications', load: () => import('./views/notifications.js'), fn: 'notifications', title: 'Notifications', needs: '/notifications', what: 'Notifications are' },
+  { path: '/day', load: () => import('./views/day.js'), fn: 'day', title: 'Day', needs: '/schedule', what: 'The day planner is' },
   { path: '/notes', load: () => import('./views/notes.js'), fn: 'list', title: 'Notes', needs: '/notes', what: 'Notes are' },
   { path: '/notes/:id', load: () => import('./views/notes.js'), fn: 'edit', title: 'Note', needs: '/notes/{id}', what: 'Notes are' },
   { path: '/goals', load: () => import('./views/goals.js'), fn: 'list', title: 'Goals', needs: '/goals', what: 'Goals are' },
@@ -206,12 +209,14 @@ client.onAuthChange((user) => {
   if (!changed) return; // the profile changed, not who is signed in
   if (user) {
     events.start();
+    startBell();
     const target = afterLogin;
     afterLogin = '#/';
     if (location.hash.startsWith('#/login') || location.hash.startsWith('#/register')) location.replace(target);
     else render();
   } else {
     events.stop();
+    stopBell();
     if (!location.hash.startsWith('#/register')) {
       if (location.hash === '#/login') render();
       else location.replace('#/login');
@@ -226,7 +231,10 @@ async function boot() {
   const user = await client.resume();
   shellUser = user;
   renderShell(user);
-  if (user) events.start();
+  if (user) {
+    events.start();
+    startBell();
+  }
   window.addEventListener('hashchange', render);
   await render();
   document.body.dataset.ready = 'true';

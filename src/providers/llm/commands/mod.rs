@@ -25,9 +25,9 @@ use self::grammar::{Intent, Scope, TaskDraft};
 use super::{
     ChatMessage, FinishReason, LlmEvent, LlmProvider, LlmRequest, LlmStream, Role, ToolCall, Usage,
 };
-use crate::{
-    assistant::context::{any_word_query, parse_clock},
-    providers::{ProviderError, estimate_tokens},
+use crate::providers::{
+    ProviderError, estimate_tokens,
+    llm::prompt::{any_word_query, parse_clock},
 };
 
 pub const MODEL: &str = "commands-1";

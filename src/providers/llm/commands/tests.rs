@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::assistant::context::clock_lines;
+use crate::providers::llm::prompt::clock_lines;
 
 const TASKS: &[&str] = &[
     "create_task",

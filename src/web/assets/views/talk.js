@@ -3,6 +3,10 @@
 // AudioWorklet (pcm-capture-worklet.js) that sends PCM16 mono frames at the session's rate;
 // the agent's PCM16 frames play through PcmPlayer, which honours `clear` and echoes marks.
 // The page shows the live transcript, tool calls, per-turn latency and the call's end.
+// "With avatar" starts it through POST /avatar/sessions instead (the same voice session plus
+// a LiveAvatar LITE avatar that speaks the agent's audio): the page shows the avatar
+// session's state and the month's avatar minutes; the video itself needs the LiveKit
+// browser client (window.LivekitClient), which the console does not bundle.
 
 import { api, has, listAll, wsUrl } from '../api.js';
 import { PcmPlayer } from '../playback.js';
@@ -32,9 +36,11 @@ export async function talk(main, _params, query) {
     ? field({ label: 'Agent', name: 'agent_id', type: 'select', options: agents.map((a) => [a.id, a.name]), value: wanted || agents[0].id })
     : field({ label: 'Agent id', name: 'agent_id', required: true, value: wanted || '' });
   const startBtn = h('button', { type: 'submit', class: 'primary big' }, 'Start call');
+  const avatarOpts = has('/avatar/sessions', 'post') ? avatarSetup() : null;
   const setup = h('form', { class: 'form talk-setup', 'aria-label': 'Start a call' },
     setupError,
     h('div', { class: 'row wrap' }, agentField, h('div', { class: 'align-end' }, startBtn)),
+    avatarOpts ? avatarOpts.el : null,
     h('p', { class: 'muted' }, 'Your browser will ask to use the microphone. You can also type.'));
 
   const callArea = h('div', { class: 'call', hidden: true });
@@ -43,11 +49,14 @@ export async function talk(main, _params, query) {
   let call = null;
   onSubmit(setup, async (v) => {
     if (call) return;
+    const avatar = v.with_avatar ? { avatarId: (v.avatar_id || '').trim() || undefined } : null;
     call = new Call(callArea, v.agent_id, {
+      avatar,
       onEnd: () => {
         call = null;
         startBtn.disabled = false;
         setup.hidden = false;
+        if (avatarOpts) avatarOpts.refresh();
       },
     });
     try {
@@ -57,7 +66,9 @@ export async function talk(main, _params, query) {
       call.dispose();
       call = null;
       callArea.hidden = true;
-      if (err.status === 402) {
+      if (err.status === 402 && err.code === 'quota_exceeded') {
+        err.detail = `${err.detail || 'No avatar minutes are left.'} Start the call without the avatar, or wait for the quota to reset.`;
+      } else if (err.status === 402) {
         err.detail = `${err.detail || 'Not enough credits.'} Add credits in the wallet to start a call.`;
       }
       throw err;
@@ -69,15 +80,40 @@ export async function talk(main, _params, query) {
   };
 }
 
+/** The "with avatar" option and this month's avatar minutes. */
+function avatarSetup() {
+  const quota = h('p', { class: 'meta avatar-quota', 'aria-live': 'polite' }, 'Avatar minutes: …');
+  const el = h('fieldset', { class: 'avatar-setup' },
+    h('legend', null, 'Avatar'),
+    field({ label: 'With avatar (a talking face for the agent)', name: 'with_avatar', type: 'checkbox' }),
+    field({ label: 'Avatar id', name: 'avatar_id', placeholder: 'the server default', hint: 'A LiveAvatar avatar id (optional).' }),
+    quota);
+  const refresh = async () => {
+    try {
+      const q = await api.get('/avatar/quota');
+      quota.textContent = `Avatar minutes this month (${q.period}): ${q.minutes_used} used, `
+        + `${q.minutes_reserved} in use, ${q.minutes_remaining} of ${q.minutes_allowed} left · resets ${new Date(q.resets_at).toLocaleDateString()}`;
+      quota.dataset.remaining = String(q.minutes_remaining);
+    } catch (err) {
+      quota.textContent = `Avatar minutes unavailable (${err.detail || err.message}).`;
+    }
+  };
+  refresh();
+  return { el, refresh };
+}
+
 function capitalize(s) {
   return s ? s[0].toUpperCase() + s.slice(1) : s;
 }
 
 class Call {
-  constructor(root, agentId, { onEnd }) {
+  constructor(root, agentId, { onEnd, avatar }) {
     this.root = root;
     this.agentId = agentId;
     this.onEnd = onEnd;
+    this.avatar = avatar;
+    this.avatarSession = null;
+    this.room = null;
     this.ws = null;
     this.ctx = null;
     this.player = null;
@@ -129,7 +165,12 @@ class Call {
       this.textInput.value = '';
     });
 
+    this.avatarPanel = h('section', { class: 'panel avatar-panel', 'aria-labelledby': 'av-h', hidden: !this.avatar },
+      h('h2', { id: 'av-h' }, 'Avatar'),
+      this.avatarState = h('p', { class: 'meta avatar-state', role: 'status' }, 'Starting the avatar…'),
+      this.avatarVideo = h('div', { class: 'avatar-video' }));
     replace(this.root,
+      this.avatarPanel,
       h('div', { class: 'call-bar' }, this.status,
         h('div', { class: 'mic' }, h('span', { class: 'muted', 'aria-hidden': 'true' }, 'Mic'), this.meter),
         h('div', { class: 'row wrap' }, this.muteBtn, this.stopBtn, this.endBtn)),
@@ -147,7 +188,15 @@ class Call {
   }
 
   async start() {
-    this.session = await api.post('/voice/sessions', { agent_id: this.agentId });
+    if (this.avatar) {
+      const body = { agent_id: this.agentId };
+      if (this.avatar.avatarId) body.avatar_id = this.avatar.avatarId;
+      this.avatarSession = await api.post('/avatar/sessions', body);
+      this.session = this.avatarSession.voice;
+      this.showAvatar();
+    } else {
+      this.session = await api.post('/voice/sessions', { agent_id: this.agentId });
+    }
     const rate = Number(this.session.audio?.sample_rate);
     this.rate = RATES.includes(rate) ? rate : 16000;
     // The AudioContext must be created in the click that started the call (autoplay rules).
@@ -195,6 +244,46 @@ class Call {
         this.finish();
       }
     });
+  }
+
+  /** The avatar's state, and its video when the LiveKit browser client is on the page. */
+  async showAvatar() {
+    const a = this.avatarSession;
+    this.avatarPanel.dataset.avatarSession = a.id;
+    this.avatarState.dataset.state = 'active';
+    this.avatarState.textContent = `Avatar session active (LiveAvatar ${a.avatar.session_id}). It speaks the agent's voice.`;
+    const LK = window.LivekitClient;
+    if (!LK || !a.avatar.livekit_url || !a.avatar.livekit_token) {
+      replace(this.avatarVideo, h('p', { class: 'muted avatar-no-video' },
+        "The avatar's video needs the LiveKit browser client (livekit-client), which this console does not bundle. "
+        + 'Load it on the page to watch the avatar; the call works without it.'));
+      return;
+    }
+    try {
+      this.room = new LK.Room();
+      this.room.on(LK.RoomEvent.TrackSubscribed, (track) => {
+        // Video only: the agent's voice already plays from the voice socket.
+        if (track.kind === 'video') this.avatarVideo.replaceChildren(track.attach());
+      });
+      await this.room.connect(a.avatar.livekit_url, a.avatar.livekit_token);
+    } catch (err) {
+      replace(this.avatarVideo, h('p', { class: 'muted' }, `Could not join the avatar's room (${err.message}).`));
+    }
+  }
+
+  async avatarEnded() {
+    if (!this.avatarSession) return;
+    if (this.room) this.room.disconnect();
+    this.room = null;
+    try {
+      const a = await api.get(`/avatar/sessions/${this.avatarSession.id}`);
+      this.avatarState.dataset.state = a.status;
+      this.avatarState.textContent = a.status === 'ended'
+        ? `Avatar session ended (${humanize(a.end_reason || 'ended')}) · ${a.minutes_charged ?? 0} avatar minute(s) used.`
+        : `Avatar session ${a.status}.`;
+    } catch {
+      this.avatarState.textContent = 'Avatar session ended.';
+    }
   }
 
   send(obj) {
@@ -393,7 +482,8 @@ class Call {
     }
     this.endBtn.disabled = true;
     if (!this.send({ type: 'end' }) && this.session) {
-      api.del(`/voice/sessions/${this.session.session_id}`).catch(() => {});
+      const path = this.avatarSession ? `/avatar/sessions/${this.avatarSession.id}` : `/voice/sessions/${this.session.session_id}`;
+      api.del(path).catch(() => {});
       this.finish();
     }
     if (leaving) {
@@ -413,6 +503,7 @@ class Call {
     // Let the last words (e.g. a goodbye) finish playing before closing the audio.
     if (this.player) await this.player.drained();
     this.updateAudioStats();
+    await this.avatarEnded();
     this.dispose();
     this.onEnd?.();
     if (!this.summary.hidden) this.summary.querySelector('a')?.focus();
@@ -432,6 +523,8 @@ class Call {
 
   dispose() {
     clearInterval(this.statsTimer);
+    if (this.room) this.room.disconnect();
+    this.room = null;
     this.stopCapture();
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, 'bye');
     if (this.player) {

@@ -7,11 +7,11 @@ use axum::{
 use uuid::Uuid;
 
 use super::{
-    AuthUser,
     model::{ChangePassword, Login, Logout, Refresh, Register, SessionList, TokenPair, WsTicket},
     service::{self, ClientInfo},
 };
 use crate::{
+    auth::AuthUser,
     error::{ApiResult, Problem},
     http::{ValidJson, client_ip::ClientIp},
     state::AppState,

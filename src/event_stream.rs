@@ -1,4 +1,5 @@
-//! `WS /api/v1/events`: the caller's change stream.
+//! `WS /api/v1/events`: the caller's change stream, fed by this instance's `events::Hub`
+//! (the hub and `events::publish` sit below `state`; this route sits above it).
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,8 +16,18 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{Event, repo};
-use crate::{auth::WsUser, error::ApiError, metrics::WsGuard, state::AppState};
+use crate::{
+    auth::WsUser,
+    error::ApiError,
+    events::{Event, repo},
+    metrics::WsGuard,
+    state::AppState,
+};
+
+/// `WS /api/v1/events` (a full path: merged, not nested).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(events_socket))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct EventsQuery {

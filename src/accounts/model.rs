@@ -43,7 +43,7 @@ impl Validate for Register {
             "email",
             "must be a valid email address",
         );
-        if let Err(e) = super::password::check_policy("password", &self.password) {
+        if let Err(e) = crate::auth::password::check_policy("password", &self.password) {
             v.error(&e.field, e.message);
         }
         if let Some(name) = &self.full_name {
@@ -129,7 +129,7 @@ impl Validate for ChangePassword {
             "current_password",
             "must not be empty",
         );
-        if let Err(e) = super::password::check_policy("new_password", &self.new_password) {
+        if let Err(e) = crate::auth::password::check_policy("new_password", &self.new_password) {
             v.error(&e.field, e.message);
         }
         v.finish()

@@ -2,17 +2,19 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{Duration, DurationRound, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    AuthUser,
     model::{ChangePassword, Login, LogoutScope, Register, Session, TokenPair, WsTicket},
-    password::{self, Verified},
     repo,
 };
+pub use crate::auth::{hash_token, redeem_ws_ticket};
 use crate::{
+    auth::{
+        AuthUser,
+        password::{self, Verified},
+    },
     error::{ApiError, ApiResult, FieldError, ResultExt},
     state::AppState,
     users::{self, model::User},
@@ -27,10 +29,6 @@ pub struct ClientInfo {
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn hash_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// Fixed-window rate limit shared by every instance (counters live in the database).
@@ -315,20 +313,6 @@ pub async fn create_ws_ticket(state: &AppState, auth: AuthUser) -> ApiResult<WsT
     Ok(WsTicket {
         ticket,
         expires_in: ttl,
-    })
-}
-
-/// Redeem a single-use WebSocket ticket.
-pub async fn redeem_ws_ticket(state: &AppState, ticket: &str) -> ApiResult<AuthUser> {
-    if ticket.is_empty() || ticket.len() > 128 {
-        return Err(ApiError::Unauthorized);
-    }
-    let (user_id, session_id) = repo::redeem_ticket(&state.db, &hash_token(ticket))
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    Ok(AuthUser {
-        user_id,
-        session_id,
     })
 }
 
