@@ -3,10 +3,15 @@
 //! - `phone`: the user's verified number (`/api/v1/users/me/phone`, codes, rate limits); the
 //!   only number anything messages or calls;
 //! - `replies`: what a reply means ("done", "ok", "snooze 10", keypad 1) and acting on it;
-//! - `inbound`: Twilio's messaging webhook (`POST /api/v1/telephony/twilio/messages`).
+//! - `inbound`: Twilio's messaging webhook (`POST /api/v1/telephony/twilio/messages`);
+//! - `escalation`: the `whatsapp`, `sms` and `call` steps of a notification's escalation;
+//! - `call`: the call step's outbound call and how its agent is briefed.
 //!
 //! Small enough that handlers and rules share files; SQL stays next to its one caller.
 
+pub mod call;
+pub mod escalation;
+pub mod inbound;
 pub mod phone;
 pub mod replies;
 pub mod twilio;

@@ -99,25 +99,13 @@ pub async fn web_push(
     Ok(())
 }
 
-/// WhatsApp, SMS and call steps. Until the messaging and calling channels land, every such
-/// attempt is recorded as `skipped` ("channel not available"); the escalation goes on.
-///
-/// This is the one function to replace with the real Twilio Messages / outbound-call
-/// delivery: dispatch on `step.step.channel` (`Whatsapp | Sms | Call`), send to the user's
-/// verified number, then [`record`] the outcome (`sent`/`failed` with a detail).
+/// WhatsApp, SMS and call steps: `messaging::escalation` sends to (or calls) the user's
+/// verified number only, and records the outcome (`sent`/`failed`, or `skipped` when no
+/// number is verified).
 pub async fn external(
     state: &AppState,
     notification: &Notification,
     step: &StepAt<'_>,
 ) -> Result<(), JobError> {
-    record(
-        state,
-        notification,
-        step,
-        "",
-        "skipped",
-        Some("channel not available"),
-    )
-    .await?;
-    Ok(())
+    crate::messaging::escalation::deliver(state, notification, step).await
 }

@@ -20,6 +20,7 @@ mod idempotency;
 mod jobs;
 mod layout;
 mod memories;
+mod messaging;
 mod notes;
 mod notifications;
 mod outbound;
