@@ -210,7 +210,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/phone-numbers", crate::telephony::numbers_router())
         .nest(
             "/api/v1/telephony/twilio",
-            crate::telephony::twilio_router(),
+            crate::telephony::twilio_router().merge(crate::messaging::inbound_router()),
         )
 }
 

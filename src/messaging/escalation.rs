@@ -1,6 +1,6 @@
-//! The phone steps of a notification's escalation (`whatsapp`, `sms`, `call`), behind
-//! `notifications::channels::external`. Only the user's verified number is ever messaged or
-//! called: without one the step is `skipped`. A delivery is claimed (recorded) before
+//! The phone steps of a notification's escalation (`whatsapp`, `sms`, `call`): the
+//! [`channels::PhoneChannels`] the job registry hands to `notification.step`. Only the
+//! user's verified number is ever messaged or called: without one the step is `skipped`. A delivery is claimed (recorded) before
 //! anything is sent, so a step that runs again after a crash never messages or dials twice;
 //! the claim then gets its outcome (`sent` with Twilio's id or the call, or `failed` with
 //! why — a failing channel never blocks the next step).
@@ -9,11 +9,11 @@ use uuid::Uuid;
 
 use super::{call, phone, twilio};
 use crate::{
-    jobs::JobError,
+    jobs::{Job, JobError, JobResult},
     notifications::{
         channels,
         model::{Channel, Notification},
-        service::StepAt,
+        service::{self, StepAt},
     },
     state::AppState,
 };
@@ -29,6 +29,27 @@ pub fn message_text(n: &Notification) -> String {
     text
 }
 
+/// The phone channels as `notification.step` runs them.
+pub struct Phone;
+
+#[async_trait::async_trait]
+impl channels::PhoneChannels for Phone {
+    async fn deliver(
+        &self,
+        state: &AppState,
+        notification: &Notification,
+        step: &StepAt<'_>,
+    ) -> Result<(), JobError> {
+        deliver(state, notification, step).await
+    }
+}
+
+/// `notification.step` jobs with these channels (what the server's job registry runs).
+pub async fn run_step(state: AppState, job: Job) -> JobResult {
+    service::run_step_with(state, job, &Phone).await
+}
+
+/// Run a `whatsapp`, `sms` or `call` step for `n`.
 pub async fn deliver(
     state: &AppState,
     n: &Notification,

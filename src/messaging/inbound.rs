@@ -12,10 +12,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{phone, replies};
+use super::phone;
 use crate::{
     error::{ApiResult, Problem},
     state::AppState,
+    tasks::replies,
 };
 
 fn xml_escape(s: &str) -> String {

@@ -2,18 +2,20 @@
 //! - `twilio`: the Messages client (and the channel addresses `+…` / `whatsapp:+…`);
 //! - `phone`: the user's verified number (`/api/v1/users/me/phone`, codes, rate limits); the
 //!   only number anything messages or calls;
-//! - `replies`: what a reply means ("done", "ok", "snooze 10", keypad 1) and acting on it;
-//! - `inbound`: Twilio's messaging webhook (`POST /api/v1/telephony/twilio/messages`);
-//! - `escalation`: the `whatsapp`, `sms` and `call` steps of a notification's escalation;
-//! - `call`: the call step's outbound call and how its agent is briefed.
+//! - `inbound`: Twilio's messaging webhook (`POST /api/v1/telephony/twilio/messages`); what
+//!   a reply means and does is `tasks::replies`;
+//! - `escalation`: the `whatsapp`, `sms` and `call` steps of a notification's escalation
+//!   (wired into the `notification.step` job where the job registry is put together);
+//! - `call`: the call step's outbound call (the agent's briefing is `voice::briefing`).
 //!
-//! Small enough that handlers and rules share files; SQL stays next to its one caller.
+//! It sits on top of `telephony`, `voice` and `tasks`, so only the assembly (`app`, the job
+//! registry) names it. Small enough that handlers and rules share files; SQL stays next to
+//! its one caller.
 
 pub mod call;
 pub mod escalation;
 pub mod inbound;
 pub mod phone;
-pub mod replies;
 pub mod twilio;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -29,4 +31,9 @@ pub fn phone_router() -> OpenApiRouter<AppState> {
             phone::delete_phone
         ))
         .routes(routes!(phone::verify_phone))
+}
+
+/// `POST /messages`, nested beside Twilio's voice webhooks (`/api/v1/telephony/twilio`).
+pub fn inbound_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(inbound::messages_webhook))
 }

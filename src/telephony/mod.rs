@@ -34,5 +34,4 @@ pub fn twilio_router() -> OpenApiRouter<AppState> {
         .routes(routes!(twilio::voice_webhook))
         .routes(routes!(twilio::status_callback))
         .routes(routes!(stream::media_stream))
-        .routes(routes!(crate::messaging::inbound::messages_webhook))
 }

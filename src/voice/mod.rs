@@ -4,6 +4,7 @@
 //! `session` is transport-neutral; `ws` (Cadence protocol) and `bolna` adapt it.
 
 pub mod bolna;
+pub mod briefing;
 pub mod finalize;
 pub mod routes;
 pub mod session;

@@ -77,7 +77,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
     calls_repo::start(&state.db, row.call_id).await?;
     let mut agent = agents::find(&state.db, row.agent_id, user_id).await?;
     if let Some(n) = row.notification_id {
-        crate::messaging::call::brief(state, &mut agent, n).await?;
+        super::briefing::brief(state, &mut agent, n).await?;
     }
     let hold_id = row
         .hold_id

@@ -341,7 +341,7 @@ async fn the_whatsapp_step_messages_only_a_verified_number(pool: PgPool) {
 
     // The step's job runs again (its lease expired after it sent): nothing is sent twice.
     for step in [0, 1] {
-        cadence::notifications::service::run_step(
+        cadence::messaging::escalation::run_step(
             env.app.state.clone(),
             cadence::jobs::Job {
                 id: Uuid::now_v7(),

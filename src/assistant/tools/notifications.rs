@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::{ToolEnv, ToolError, parse, spec, unknown};
 use crate::{
     error::ApiError,
-    messaging::replies::{self, Reply},
     providers::llm::ToolSpec,
     tasks::model::TaskSource,
+    tasks::replies::{self, Reply},
 };
 
 pub const TOOLS: &[&str] = &["answer_notification"];

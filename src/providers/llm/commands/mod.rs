@@ -11,6 +11,7 @@
 //! and never claims what a tool did not do.
 
 pub mod grammar;
+pub mod replies;
 pub mod reply;
 #[cfg(test)]
 mod tests;
@@ -379,10 +380,10 @@ fn answer_notification(turn: &Turn<'_>) -> Option<Step> {
             say(d.result["message"].as_str().unwrap_or("Done."))
         });
     }
-    let args = match crate::messaging::replies::parse(turn.text)? {
-        crate::messaging::replies::Reply::Done => json!({"reply": "done"}),
-        crate::messaging::replies::Reply::Ack => json!({"reply": "ok"}),
-        crate::messaging::replies::Reply::Snooze { minutes } => {
+    let args = match replies::parse(turn.text)? {
+        replies::Reply::Done => json!({"reply": "done"}),
+        replies::Reply::Ack => json!({"reply": "ok"}),
+        replies::Reply::Snooze { minutes } => {
             json!({"reply": "snooze", "minutes": minutes})
         }
     };
