@@ -187,20 +187,6 @@ impl Registry {
     }
 }
 
-/// Every job kind the server handles. Domains add their handlers here.
-pub fn registry() -> Registry {
-    crate::notifications::register(Registry::new())
-        .add(
-            crate::avatar::service::EXPIRE_JOB,
-            crate::avatar::service::expire_job,
-        )
-        // The escalation's WhatsApp, SMS and call steps (messaging sits above notifications).
-        .add(
-            crate::notifications::service::STEP_JOB,
-            crate::messaging::escalation::run_step,
-        )
-}
-
 /// The delay before retry `attempt` (1-based): 2 s doubling per attempt, capped at 10 min,
 /// with ±20 % jitter so a burst of failures does not retry in lockstep.
 pub fn backoff(attempt: i32) -> Duration {

@@ -67,7 +67,7 @@ pub async fn apply(
         Reply::Snooze { minutes } => {
             let snoozed = match task_id {
                 Some(t) => {
-                    crate::notifications::reminders::snooze(state, &state.db, user_id, t, minutes)
+                    super::reminders::snooze(state, &state.db, user_id, t, minutes)
                         .await
                 }
                 None => Err(ApiError::NotFound),
