@@ -66,10 +66,7 @@ pub async fn apply(
         }
         Reply::Snooze { minutes } => {
             let snoozed = match task_id {
-                Some(t) => {
-                    super::reminders::snooze(state, &state.db, user_id, t, minutes)
-                        .await
-                }
+                Some(t) => super::reminders::snooze(state, &state.db, user_id, t, minutes).await,
                 None => Err(ApiError::NotFound),
             };
             match snoozed {
