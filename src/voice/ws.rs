@@ -101,6 +101,8 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         agent,
         conversation_id: row.conversation_id,
         sample_rate: session::PIPELINE_RATE,
+        output_rate: None,
+        pacer_lead: session::PACER_LEAD,
         avatar: crate::voice::avatar::service::attach(state, id).await,
     })
 }
