@@ -182,6 +182,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::accounts::router())
         .nest("/api/v1/users", crate::users::router())
+        .merge(crate::messaging::phone_router())
         .merge(crate::event_stream::router())
         .nest("/api/v1/agents", crate::agents::router())
         .nest("/api/v1/wallet", crate::wallet::router())
@@ -209,7 +210,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/phone-numbers", crate::telephony::numbers_router())
         .nest(
             "/api/v1/telephony/twilio",
-            crate::telephony::twilio_router(),
+            crate::telephony::twilio_router().merge(crate::messaging::inbound_router()),
         )
 }
 
@@ -221,6 +222,11 @@ pub fn job_registry() -> crate::jobs::Registry {
         .add(
             crate::voice::avatar::service::EXPIRE_JOB,
             crate::voice::avatar::service::expire_job,
+        )
+        // The escalation's WhatsApp, SMS and call steps (messaging sits above notifications).
+        .add(
+            crate::notifications::service::STEP_JOB,
+            crate::messaging::escalation::run_step,
         )
 }
 
