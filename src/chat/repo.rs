@@ -214,3 +214,59 @@ pub async fn recent_messages(
     .fetch_all(db)
     .await
 }
+
+/// What memory extraction has not read yet: the user and assistant messages of the
+/// conversation after its `memory_extracted_until`, up to and including `up_to`, oldest
+/// first (the newest `limit` of them).
+pub async fn unextracted_messages(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    conversation_id: Uuid,
+    up_to: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"select id as "id!", conversation_id as "conversation_id!", role as "role!",
+                  content as "content!", agent_id, tool_calls as "tool_calls!", usage,
+                  created_at as "created_at!"
+           from (select m.id, m.conversation_id, m.role, m.content, m.agent_id, m.tool_calls,
+                        m.usage, m.created_at
+                 from messages m
+                 join conversations c on c.id = m.conversation_id and c.user_id = m.user_id
+                 where m.conversation_id = $1 and m.user_id = $2
+                   and m.role in ('user', 'assistant') and m.content <> ''
+                   and m.created_at > coalesce(c.memory_extracted_until, '-infinity')
+                   and m.created_at <= (select created_at from messages
+                                        where id = $3 and conversation_id = $1)
+                 order by m.created_at desc, m.id desc
+                 limit $4) fresh
+           order by created_at, id"#,
+        conversation_id,
+        user_id,
+        up_to,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Memory extraction has read the conversation up to `until` (never moves back).
+pub async fn mark_extracted(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    conversation_id: Uuid,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update conversations
+           set memory_extracted_until = greatest(coalesce(memory_extracted_until, $3), $3)
+           where id = $1 and user_id = $2"#,
+        conversation_id,
+        user_id,
+        until
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

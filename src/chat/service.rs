@@ -424,6 +424,15 @@ async fn store_reply(
         None,
     )
     .await?;
+    crate::memories::extract::enqueue(
+        state,
+        &mut tx,
+        user_id,
+        accepted.conversation.id,
+        message.id,
+        Some(accepted.agent.id),
+    )
+    .await?;
     events::publish(&mut *tx, user_id, "message.created", &message).await?;
     if let Some(c) = conversation {
         events::publish(&mut *tx, user_id, "conversation.updated", &c).await?;

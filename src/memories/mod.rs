@@ -1,7 +1,10 @@
 //! Memories: what the assistant knows about the user (facts, preferences, events, people),
-//! with an importance, tags and full-text recall. Chat and voice agents read them into
-//! their context and write new ones through the same service functions.
+//! with an importance, tags, a source and a validity (`valid_from`/`valid_until`), and
+//! full-text recall. Chat and voice agents read the current ones into their context and
+//! write new ones through the same service functions; [`extract`] learns them from
+//! conversations in the background.
 
+pub mod extract;
 pub mod model;
 pub mod repo;
 pub mod routes;

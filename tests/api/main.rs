@@ -19,6 +19,7 @@ mod helpers;
 mod idempotency;
 mod jobs;
 mod layout;
+mod learning;
 mod memories;
 mod notes;
 mod notifications;
