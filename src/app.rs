@@ -56,6 +56,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
+        crate::rag::index::sync_settings(&state).await?;
         crate::background::spawn(&state);
         // `jobs.concurrency = 0`: an instance that serves HTTP only (tests run their own workers).
         if state.settings.jobs.concurrency > 0 {
@@ -196,6 +197,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/reflections", crate::reflections::router())
         .nest("/api/v1/schedule", crate::schedule::router())
         .nest("/api/v1/memories", crate::memories::router())
+        .nest("/api/v1/rag", crate::rag::router())
         .nest("/api/v1/conversations", crate::chat::router())
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())

@@ -195,6 +195,7 @@ pub fn registry() -> Registry {
             crate::avatar::service::expire_job,
         )
         .add(crate::memories::extract::JOB, crate::memories::extract::run)
+        .add(crate::rag::index::JOB, crate::rag::index::run)
 }
 
 /// The delay before retry `attempt` (1-based): 2 s doubling per attempt, capped at 10 min,

@@ -28,6 +28,7 @@ mod payments;
 mod planner;
 mod providers;
 mod reminders;
+mod retrieval;
 mod schedule;
 mod tasks;
 mod telephony;
