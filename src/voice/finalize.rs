@@ -211,6 +211,7 @@ async fn store_conversation(
                 agent_id,
                 tool_calls: &no_calls,
                 usage: None,
+                metadata: None,
             },
         )
         .await?;

@@ -238,3 +238,79 @@ async fn an_embeddings_outage_leaves_text_search_and_retries(pool: PgPool) {
     assert_eq!(by_meaning[0]["ranks"]["vector"], 1);
     assert!(by_meaning[0]["ranks"]["text"].is_null());
 }
+
+#[sqlx::test]
+async fn chat_context_comes_from_retrieval_and_cites_it(pool: PgPool) {
+    let (app, s) = chat_app(pool, &[]).await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let t = &a.access_token;
+    let sister = memory(&app, &a, "Sister Ana lives in Lisbon").await;
+    let dog = memory(&app, &a, "The dog is called Rex").await;
+    let tea = memory(&app, &a, "Likes green tea in the morning").await;
+    let walk = app
+        .create(
+            "/api/v1/tasks",
+            t,
+            &json!({"title": "Walk the dog before work"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = memory(&app, &b, "Sister Zoe has a dog").await;
+    let conv = app.create("/api/v1/conversations", t, &json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.script(Script::llm_text("Ana and Rex, noted."));
+    let reply = json_with(
+        app.post_json(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(t),
+            &json!({"content": "Remind me about my sister and my dog"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let cited: Vec<(String, String)> = reply["assistant_message"]["metadata"]["citations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{reply}"))
+        .iter()
+        .map(|c| {
+            (
+                c["source_type"].as_str().unwrap().to_string(),
+                c["source_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Several memories (and the task), not one; nothing unrelated, nothing of B's.
+    for want in [
+        ("memories".to_string(), sister.clone()),
+        ("memories".to_string(), dog.clone()),
+        ("tasks".to_string(), walk.clone()),
+    ] {
+        assert!(cited.contains(&want), "{want:?} not in {cited:?}");
+    }
+    assert!(
+        !cited.iter().any(|(_, id)| *id == tea || *id == other),
+        "{cited:?}"
+    );
+    let system = s.log_for("openai.chat")[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("Sister Ana lives in Lisbon"), "{system}");
+    assert!(system.contains("The dog is called Rex"), "{system}");
+    assert!(!system.contains("Zoe"), "{system}");
+    // The citations are stored with the message.
+    let listed = app
+        .all_pages(&format!("/api/v1/conversations/{conv}/messages"), t, 10)
+        .await;
+    assert_eq!(
+        listed[1]["metadata"],
+        reply["assistant_message"]["metadata"]
+    );
+    assert_eq!(listed[0]["metadata"], json!({}));
+}
