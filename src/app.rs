@@ -60,7 +60,7 @@ impl Application {
         crate::background::spawn(&state);
         // `jobs.concurrency = 0`: an instance that serves HTTP only (tests run their own workers).
         if state.settings.jobs.concurrency > 0 {
-            crate::jobs::Worker::start(&state, crate::jobs::registry());
+            crate::jobs::Worker::start(&state, job_registry());
         }
         state.events.start(state.shutdown.clone());
         let router = build_router(state.clone());
@@ -202,7 +202,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())
         .merge(crate::voice::bolna_router())
-        .nest("/api/v1/avatar", crate::avatar::router())
+        .nest("/api/v1/avatar", crate::voice::avatar::router())
         .nest(
             "/api/v1/calls",
             crate::calls::router().merge(crate::telephony::calls_router()),
@@ -213,6 +213,19 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/telephony/twilio",
             crate::telephony::twilio_router(),
         )
+}
+
+/// Every job kind the server handles (the job queue sits below the domains, so the list of
+/// handlers is put together here, on top). Domains add their handlers here.
+pub fn job_registry() -> crate::jobs::Registry {
+    crate::notifications::register(crate::jobs::Registry::new())
+        .add(crate::tasks::reminders::JOB, crate::tasks::reminders::run)
+        .add(
+            crate::voice::avatar::service::EXPIRE_JOB,
+            crate::voice::avatar::service::expire_job,
+        )
+        .add(crate::chat::extract::JOB, crate::chat::extract::run)
+        .add(crate::rag::index::JOB, crate::rag::index::run)
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -7,7 +7,6 @@ pub mod app;
 pub mod assistant;
 pub mod audio;
 pub mod auth;
-pub mod avatar;
 pub mod background;
 pub mod calls;
 pub mod chat;

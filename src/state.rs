@@ -1,5 +1,7 @@
 //! Shared application state handed to every handler.
 
+pub mod busy;
+
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -27,7 +29,7 @@ pub struct AppState {
     /// STT/LLM/TTS providers by name, and the catalog.
     pub providers: Arc<ProviderRegistry>,
     /// Busy-time sources the day planner asks (a linked calendar registers itself here).
-    pub busy: crate::schedule::busy::BusySources,
+    pub busy: busy::BusySources,
 }
 
 impl FromRef<AppState> for PgPool {

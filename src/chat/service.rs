@@ -445,7 +445,7 @@ async fn store_reply(
         None,
     )
     .await?;
-    crate::memories::extract::enqueue(
+    super::extract::enqueue(
         state,
         &mut tx,
         user_id,

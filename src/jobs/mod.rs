@@ -187,17 +187,6 @@ impl Registry {
     }
 }
 
-/// Every job kind the server handles. Domains add their handlers here.
-pub fn registry() -> Registry {
-    crate::notifications::register(Registry::new())
-        .add(
-            crate::avatar::service::EXPIRE_JOB,
-            crate::avatar::service::expire_job,
-        )
-        .add(crate::memories::extract::JOB, crate::memories::extract::run)
-        .add(crate::rag::index::JOB, crate::rag::index::run)
-}
-
 /// The delay before retry `attempt` (1-based): 2 s doubling per attempt, capped at 10 min,
 /// with ±20 % jitter so a burst of failures does not retry in lockstep.
 pub fn backoff(attempt: i32) -> Duration {

@@ -1,10 +1,9 @@
 //! Memories: what the assistant knows about the user (facts, preferences, events, people),
 //! with an importance, tags, a source and a validity (`valid_from`/`valid_until`), and
 //! full-text recall. Chat and voice agents read the current ones into their context and
-//! write new ones through the same service functions; [`extract`] learns them from
+//! write new ones through the same service functions; `chat::extract` learns them from
 //! conversations in the background.
 
-pub mod extract;
 pub mod model;
 pub mod repo;
 pub mod routes;

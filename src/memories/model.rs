@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    error::{ApiError, FieldError},
+    error::{ApiError, ApiResult, FieldError},
     http::{Patch, Validate, Validator},
     text_enum,
 };
@@ -241,4 +242,40 @@ pub struct MemoryListParams {
     pub q: Option<String>,
     /// Also list memories that a newer one replaced (default: only current ones).
     pub include_superseded: Option<bool>,
+}
+
+/// Whether the user lets extraction read their conversations (`memory.auto_extract`,
+/// default true).
+pub fn auto_extract(preferences: &Value) -> bool {
+    preferences["memory"]["auto_extract"]
+        .as_bool()
+        .unwrap_or(true)
+}
+
+/// Check `memory` in a preferences object: `auto_extract` must be a boolean.
+pub fn validate_preferences(prefs: &Value) -> ApiResult<()> {
+    let Some(m) = prefs.get("memory") else {
+        return Ok(());
+    };
+    let Some(obj) = m.as_object() else {
+        return Err(ApiError::validation("memory", "must be an object"));
+    };
+    for (k, v) in obj {
+        match k.as_str() {
+            "auto_extract" if v.is_boolean() => {}
+            "auto_extract" => {
+                return Err(ApiError::validation(
+                    "memory.auto_extract",
+                    "must be true or false",
+                ));
+            }
+            other => {
+                return Err(ApiError::validation(
+                    format!("memory.{other}"),
+                    "is not a memory preference",
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -12,7 +12,6 @@
 pub mod channels;
 pub mod model;
 pub mod prefs;
-pub mod reminders;
 pub mod repo;
 pub mod routes;
 pub mod service;
@@ -42,5 +41,4 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn register(r: Registry) -> Registry {
     r.add(service::RAISE_JOB, service::run_raise)
         .add(service::STEP_JOB, service::run_step)
-        .add(reminders::JOB, reminders::run)
 }

@@ -37,17 +37,6 @@ impl NotificationPriority {
             Self::Urgent => 3,
         }
     }
-
-    /// A task's priority as a notification's (`medium` is `normal`).
-    pub fn of_task(p: crate::tasks::model::Priority) -> Self {
-        use crate::tasks::model::Priority;
-        match p {
-            Priority::Low => Self::Low,
-            Priority::Medium => Self::Normal,
-            Priority::High => Self::High,
-            Priority::Urgent => Self::Urgent,
-        }
-    }
 }
 
 text_enum! {
@@ -253,23 +242,3 @@ pub struct PushSubscriptionRow {
 
 /// Checked in the handler (the endpoint rule depends on the environment).
 impl crate::http::Validate for CreatePushSubscription {}
-
-/// `POST /tasks/{id}/snooze`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SnoozeTask {
-    /// 1..=1440.
-    pub minutes: i64,
-}
-
-impl crate::http::Validate for SnoozeTask {
-    fn validate(&self) -> Result<(), Vec<crate::error::FieldError>> {
-        let mut v = crate::http::Validator::new();
-        v.check(
-            (1..=1440).contains(&self.minutes),
-            "minutes",
-            "must be between 1 and 1440",
-        );
-        v.finish()
-    }
-}

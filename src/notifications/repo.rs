@@ -331,3 +331,14 @@ pub async fn vapid_key_or_insert(db: impl PgExecutor<'_>, candidate: &str) -> sq
     .fetch_one(db)
     .await
 }
+
+/// The user's preferences (the escalation policy is read from them when a notification is
+/// raised).
+pub async fn preferences(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar!("select preferences from users where id = $1", user_id)
+        .fetch_optional(db)
+        .await
+}

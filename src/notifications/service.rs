@@ -94,7 +94,7 @@ pub async fn raise(state: &AppState, n: NewNotification) -> ApiResult<Notificati
     if let Some(row) = repo::find_by_key(&mut *tx, n.user_id, &dedupe_key).await? {
         return one(&mut tx, row).await;
     }
-    let prefs = crate::users::repo::preferences(&mut *tx, n.user_id)
+    let prefs = repo::preferences(&mut *tx, n.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let escalation = Escalation::of_preferences(&prefs);

@@ -1,104 +1,46 @@
-//! Busy time from outside the planner (a linked Google Calendar, later others).
-//!
-//! A source implements [`BusySource`] and is registered once at start-up with
-//! `state.busy.register(Arc::new(MySource))`. When a day is planned, every registered source
-//! is asked for the day's window; its intervals are stored as `busy` blocks with
-//! `source: calendar` (not locked: planning again asks the source again) and tasks are placed
-//! around them.
+//! The planner asks the registered busy-time sources ([`crate::state::busy`]) for a day.
 //!
 //! **A failing source never fails the plan**: its error (or a timeout after
 //! [`SOURCE_TIMEOUT`]) is logged and reported in the answer's `warnings`
-//! (`[{"source": <name>, "error": <message>}]`), and the day is planned without it. A source
-//! with nothing to say for this user (e.g. no calendar linked) returns `Ok(vec![])`.
+//! (`[{"source": <name>, "error": <message>}]`), and the day is planned without it.
 
-use std::{
-    sync::{Arc, RwLock},
-    time::Duration,
-};
-
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::model::SourceWarning;
 use crate::state::AppState;
+pub use crate::state::busy::{BusyInterval, BusySource, BusySources, SOURCE_TIMEOUT};
 
-/// How long one source may take before the plan goes on without it.
-pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One busy stretch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BusyInterval {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// What to show on the block ("Busy" when empty).
-    pub title: String,
-}
-
-#[async_trait]
-pub trait BusySource: Send + Sync {
-    /// A short name for warnings and logs (`google_calendar`); the type name by default.
-    fn name(&self) -> &str {
-        std::any::type_name::<Self>()
+/// Ask every source; intervals are clipped to the window, empty ones dropped.
+pub async fn collect(
+    state: &AppState,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Vec<BusyInterval>, Vec<SourceWarning>) {
+    let mut busy = Vec::new();
+    let mut warnings = Vec::new();
+    for source in state.busy.all() {
+        let asked = tokio::time::timeout(SOURCE_TIMEOUT, source.busy(state, user_id, from, to));
+        let error = match asked.await {
+            Ok(Ok(intervals)) => {
+                busy.extend(intervals.into_iter().filter_map(|mut i| {
+                    i.start = i.start.max(from);
+                    i.end = i.end.min(to);
+                    (i.end > i.start).then_some(i)
+                }));
+                continue;
+            }
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => format!("no answer within {} s", SOURCE_TIMEOUT.as_secs()),
+        };
+        tracing::warn!(source = source.name(), %user_id, error = %error,
+            "busy-time source failed; planning without it");
+        warnings.push(SourceWarning {
+            source: source.name().to_string(),
+            error: error.chars().take(500).collect(),
+        });
     }
-
-    /// The user's busy time overlapping `[from, to)`.
-    async fn busy(
-        &self,
-        state: &AppState,
-        user_id: Uuid,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<BusyInterval>>;
-}
-
-/// The registered sources (shared by every clone of the state).
-#[derive(Clone, Default)]
-pub struct BusySources {
-    inner: Arc<RwLock<Vec<Arc<dyn BusySource>>>>,
-}
-
-impl BusySources {
-    pub fn register(&self, source: Arc<dyn BusySource>) {
-        self.inner.write().expect("busy sources lock").push(source);
-    }
-
-    fn all(&self) -> Vec<Arc<dyn BusySource>> {
-        self.inner.read().expect("busy sources lock").clone()
-    }
-
-    /// Ask every source; intervals are clipped to the window, empty ones dropped.
-    pub async fn collect(
-        &self,
-        state: &AppState,
-        user_id: Uuid,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> (Vec<BusyInterval>, Vec<SourceWarning>) {
-        let mut busy = Vec::new();
-        let mut warnings = Vec::new();
-        for source in self.all() {
-            let asked = tokio::time::timeout(SOURCE_TIMEOUT, source.busy(state, user_id, from, to));
-            let error = match asked.await {
-                Ok(Ok(intervals)) => {
-                    busy.extend(intervals.into_iter().filter_map(|mut i| {
-                        i.start = i.start.max(from);
-                        i.end = i.end.min(to);
-                        (i.end > i.start).then_some(i)
-                    }));
-                    continue;
-                }
-                Ok(Err(e)) => format!("{e:#}"),
-                Err(_) => format!("no answer within {} s", SOURCE_TIMEOUT.as_secs()),
-            };
-            tracing::warn!(source = source.name(), %user_id, error = %error,
-                "busy-time source failed; planning without it");
-            warnings.push(SourceWarning {
-                source: source.name().to_string(),
-                error: error.chars().take(500).collect(),
-            });
-        }
-        busy.sort_by_key(|i| (i.start, i.end));
-        (busy, warnings)
-    }
+    busy.sort_by_key(|i| (i.start, i.end));
+    (busy, warnings)
 }

@@ -231,10 +231,7 @@ pub async fn plan_day(state: &AppState, user_id: Uuid, input: PlanDay) -> ApiRes
     let from = start_at.max(next_mark);
 
     // Outside the transaction: a slow calendar must not hold the plan's row lock.
-    let (busy, warnings) = state
-        .busy
-        .collect(state, user_id, start_at, cutoff_at)
-        .await;
+    let (busy, warnings) = super::busy::collect(state, user_id, start_at, cutoff_at).await;
 
     let mut tx = db.begin().await?;
     let (plan_id, created) = repo::upsert_plan(

@@ -2,6 +2,7 @@
 //! (`parent_id`), links to a goal and a note, and where the task came from (`source`).
 
 pub mod model;
+pub mod reminders;
 pub mod repo;
 pub mod routes;
 pub mod service;

@@ -346,3 +346,23 @@ pub struct TaskListParams {
     /// `created_at` (default, newest first) or `due_date` (soonest first, undated last).
     pub sort: Option<String>,
 }
+
+/// `POST /tasks/{id}/snooze`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeTask {
+    /// 1..=1440.
+    pub minutes: i64,
+}
+
+impl crate::http::Validate for SnoozeTask {
+    fn validate(&self) -> Result<(), Vec<crate::error::FieldError>> {
+        let mut v = crate::http::Validator::new();
+        v.check(
+            (1..=1440).contains(&self.minutes),
+            "minutes",
+            "must be between 1 and 1440",
+        );
+        v.finish()
+    }
+}

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::{
     model::{
-        CreateTask, Priority, SetTaskStatus, Task, TaskFilter, TaskListParams, TaskOrigin,
-        TaskSort, TaskSource, TaskStatus, UpdateTask,
+        CreateTask, Priority, SetTaskStatus, SnoozeTask, Task, TaskFilter, TaskListParams,
+        TaskOrigin, TaskSort, TaskSource, TaskStatus, UpdateTask,
     },
     service,
 };
@@ -164,17 +164,15 @@ pub async fn set_task_status(
 /// Snooze a task's reminder for `minutes` (1..=1440): it fires again then, and the current
 /// reminder notification is acknowledged.
 #[utoipa::path(post, path = "/{id}/snooze", tag = "tasks", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = crate::notifications::model::SnoozeTask,
+    params(("id" = Uuid, Path)), request_body = SnoozeTask,
     responses((status = 200, body = Task, headers(("ETag" = String))), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn snooze_task(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
-    ValidJson(input): ValidJson<crate::notifications::model::SnoozeTask>,
+    ValidJson(input): ValidJson<SnoozeTask>,
 ) -> ApiResult<Response> {
-    let task =
-        crate::notifications::reminders::snooze(&state, &state.db, auth.user_id, id, input.minutes)
-            .await?;
+    let task = super::reminders::snooze(&state, &state.db, auth.user_id, id, input.minutes).await?;
     Ok(with_etag(task.version, Json(task)))
 }

@@ -72,7 +72,7 @@ pub async fn create_task<'c>(
 ) -> ApiResult<Task> {
     let mut tx = db.begin().await?;
     let out = create_task_inner(&mut tx, user_id, input, origin).await?;
-    crate::notifications::reminders::sync(&mut tx, user_id, None, Some(&out)).await?;
+    super::reminders::sync(&mut tx, user_id, None, Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.created", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -148,7 +148,7 @@ pub async fn update_task<'c>(
 ) -> ApiResult<Task> {
     let mut tx = db.begin().await?;
     let (before, out) = update_task_inner(&mut tx, user_id, id, input, expected).await?;
-    crate::notifications::reminders::sync(&mut tx, user_id, Some(&before), Some(&out)).await?;
+    super::reminders::sync(&mut tx, user_id, Some(&before), Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -258,7 +258,7 @@ pub async fn set_task_status<'c>(
     let mut tx = db.begin().await?;
     let out = set_task_status_inner(&mut tx, user_id, id, status, expected).await?;
     // The status alone changed: same arming, cancelled when closed, queued again if reopened.
-    crate::notifications::reminders::sync(&mut tx, user_id, Some(&out), Some(&out)).await?;
+    super::reminders::sync(&mut tx, user_id, Some(&out), Some(&out)).await?;
     crate::events::publish(&mut *tx, user_id, "task.updated", &out).await?;
     tx.commit().await?;
     Ok(out)
@@ -305,7 +305,7 @@ pub async fn delete_task<'c>(
         .map(Task::try_from)
         .transpose()?;
     delete_task_inner(&mut tx, user_id, id, expected).await?;
-    crate::notifications::reminders::sync(&mut tx, user_id, before.as_ref(), None).await?;
+    super::reminders::sync(&mut tx, user_id, before.as_ref(), None).await?;
     crate::events::publish(
         &mut *tx,
         user_id,

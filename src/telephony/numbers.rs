@@ -34,12 +34,96 @@ pub struct CreatePhoneNumber {
     pub agent_id: Uuid,
 }
 
-/// `+` then 2 to 15 digits, the first not 0.
+/// An E.164 number Twilio would dial: `+`, an assigned ITU-T country code, then a national
+/// number, 15 digits at most. `+1` (the North American plan) takes exactly ten more digits
+/// whose area code starts 2–9, `+7` ten; any other code at least four.
 pub fn is_e164(s: &str) -> bool {
     let Some(d) = s.strip_prefix('+') else {
         return false;
     };
-    (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    if d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Some(cc) = country_code(d) else {
+        return false;
+    };
+    let national = &d[cc.len()..];
+    match cc {
+        "1" => national.len() == 10 && (b'2'..=b'9').contains(&national.as_bytes()[0]),
+        "7" => national.len() == 10,
+        _ => national.len() >= 4,
+    }
+}
+
+/// The country code `digits` starts with, if it is one the ITU-T has assigned (codes are
+/// prefix-free, so at most one matches).
+fn country_code(digits: &str) -> Option<&str> {
+    (1..=3)
+        .filter(|&n| digits.len() > n)
+        .map(|n| &digits[..n])
+        .find(|cc| is_assigned(cc.parse().unwrap_or(0)))
+}
+
+/// ITU-T E.164 assigned country codes (spare and reserved ones excluded).
+fn is_assigned(cc: u16) -> bool {
+    matches!(
+        cc,
+        1 | 7
+            | 20
+            | 27
+            | 30..=34
+            | 36
+            | 39..=41
+            | 43..=49
+            | 51..=58
+            | 60..=66
+            | 81
+            | 82
+            | 84
+            | 86
+            | 90..=95
+            | 98
+            | 211
+            | 212
+            | 213
+            | 216
+            | 218
+            | 220..=258
+            | 260..=269
+            | 290
+            | 291
+            | 297..=299
+            | 350..=359
+            | 370..=378
+            | 380..=383
+            | 385..=387
+            | 389
+            | 420
+            | 421
+            | 423
+            | 500..=509
+            | 590..=599
+            | 670
+            | 672..=683
+            | 685..=692
+            | 800
+            | 808
+            | 850
+            | 852
+            | 853
+            | 855
+            | 856
+            | 870
+            | 878
+            | 880..=883
+            | 886
+            | 888
+            | 960..=968
+            | 970..=977
+            | 979
+            | 992..=996
+            | 998
+    )
 }
 
 impl Validate for CreatePhoneNumber {
@@ -132,4 +216,43 @@ pub async fn delete_number(
         return Err(ApiError::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_e164;
+
+    #[test]
+    fn e164_numbers_need_an_assigned_country_code_and_a_national_number() {
+        for ok in [
+            "+14155550100",
+            "+15005550001",
+            "+442071838750",
+            "+4930123456",
+            "+6831234",
+            "+79161234567",
+            "+353861234567",
+            "+861012345678",
+        ] {
+            assert!(is_e164(ok), "{ok} is a valid number");
+        }
+        for bad in [
+            "+12",
+            "+1",
+            "+",
+            "14155550100",
+            "+0123",
+            "+1415555010",
+            "+141555501001",
+            "+10155550100",
+            "+2591234567",
+            "+44207",
+            "+7916123456",
+            "+4420718387501234",
+            "+1415555010a",
+            "+1 415 555 0100",
+        ] {
+            assert!(!is_e164(bad), "{bad} is not a valid number");
+        }
+    }
 }

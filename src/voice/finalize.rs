@@ -71,7 +71,7 @@ pub async fn finalize(
     );
     // The call's avatar (if any) ends with it: its minutes are charged to the quota here,
     // under the call's lock, and priced into the call's bill.
-    let avatar = crate::avatar::service::settle(state, &mut tx, call_id, reason).await?;
+    let avatar = crate::voice::avatar::service::settle(state, &mut tx, call_id, reason).await?;
     let avatar_credits = avatar.as_ref().map_or(0, |a| {
         a.minutes as i64 * state.settings.pricing.avatar_per_minute.max(0)
     });
@@ -130,7 +130,7 @@ pub async fn finalize(
     )
     .await?;
     if let Some((conversation, last_message)) = stored {
-        crate::memories::extract::enqueue(
+        crate::chat::extract::enqueue(
             state,
             &mut tx,
             started.user_id,
@@ -153,7 +153,7 @@ pub async fn finalize(
     tx.commit().await?;
     tracing::info!(%call_id, reason, cost = charged, "call finalized");
     if let Some(a) = &avatar {
-        crate::avatar::service::stop_remote(state, a).await;
+        crate::voice::avatar::service::stop_remote(state, a).await;
     }
     Ok(Some(Finalized {
         duration_ms: done.duration_ms,

@@ -3,6 +3,7 @@
 //! streaming TTS → paced audio out, with barge-in, endings and one finalizer.
 //! `session` is transport-neutral; `ws` (Cadence protocol) and `bolna` adapt it.
 
+pub mod avatar;
 pub mod bolna;
 pub mod finalize;
 pub mod routes;

@@ -1,7 +1,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{StatusCode, header},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,13 +136,18 @@ pub(crate) async fn open(
 /// connect to `ws_url` (it carries a single-use ticket) before `expires_at`.
 #[utoipa::path(post, path = "/sessions", tag = "voice", security(("bearer" = [])),
     request_body = CreateSession,
-    responses((status = 201, body = SessionCreated), (status = 402, body = Problem),
-              (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SessionCreated, headers(("Location" = String))),
+              (status = 402, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
 pub async fn create_session(
     State(state): State<AppState>,
     user: AuthUser,
     ValidJson(input): ValidJson<CreateSession>,
-) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, String); 1],
+    Json<SessionCreated>,
+)> {
     let opened = open(
         &state,
         user.user_id,
@@ -155,8 +160,10 @@ pub async fn create_session(
         ApiError::NotFound => ApiError::validation("agent_id", "no such agent"),
         e => e,
     })?;
+    let location = format!("/api/v1/voice/sessions/{}", opened.session_id);
     Ok((
         StatusCode::CREATED,
+        [(header::LOCATION, location)],
         Json(connect_info(&state, user, opened).await?),
     ))
 }

@@ -74,7 +74,14 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
             }
         });
     };
-    calls_repo::start(&state.db, row.call_id).await?;
+    // The call goes live once; `call.started` goes out with it, in the same transaction.
+    let mut tx = state.db.begin().await?;
+    if calls_repo::start(&mut *tx, row.call_id).await?
+        && let Some(call) = calls_repo::find(&mut *tx, row.call_id, user_id).await?
+    {
+        crate::events::publish(&mut *tx, user_id, "call.started", &call).await?;
+    }
+    tx.commit().await?;
     let agent = agents::find(&state.db, row.agent_id, user_id).await?;
     let hold_id = row
         .hold_id
@@ -91,7 +98,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         agent,
         conversation_id: row.conversation_id,
         sample_rate: session::PIPELINE_RATE,
-        avatar: crate::avatar::service::attach(state, id).await,
+        avatar: crate::voice::avatar::service::attach(state, id).await,
     })
 }
 

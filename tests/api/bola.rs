@@ -98,6 +98,7 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
     }
     Some(match path {
         "/api/v1/tasks/{id}/status" => json!({"status": "done"}),
+        "/api/v1/tasks/{id}/snooze" => json!({"minutes": 10}),
         "/api/v1/memories/{id}" => json!({"content": "hijacked"}),
         "/api/v1/notes/{id}" | "/api/v1/tasks/{id}" | "/api/v1/goals/{id}" => {
             json!({"title": "hijacked"})

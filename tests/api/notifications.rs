@@ -123,7 +123,7 @@ async fn raise_is_idempotent_listed_filtered_and_acknowledged(pool: PgPool) {
     // One `notification.created` per notification.
     let mut created = Vec::new();
     while created.len() < 2 {
-        let ev = ws_next_json(&mut ws, 10).await.expect("an event");
+        let ev = ws_next_json(&mut ws, 30).await.expect("an event");
         if ev["type"] == "notification.created" {
             created.push(ev["data"]["id"].as_str().unwrap().to_string());
         }
@@ -170,13 +170,12 @@ async fn raise_is_idempotent_listed_filtered_and_acknowledged(pool: PgPool) {
     let acked_list = app.notifications(t, "?status=acknowledged").await;
     assert_eq!(ids_of(&json!(acked_list)), [a_id.as_str()]);
 
-    loop {
-        let ev = ws_next_json(&mut ws, 10).await.expect("the update event");
-        if ev["type"] == "notification.updated" && ev["data"]["status"] == "acknowledged" {
-            assert_eq!(ev["data"]["id"], a_id.as_str());
-            break;
-        }
-    }
+    let ev = ws_next_matching(&mut ws, 30, |ev| {
+        ev["type"] == "notification.updated" && ev["data"]["status"] == "acknowledged"
+    })
+    .await
+    .expect("the update event");
+    assert_eq!(ev["data"]["id"], a_id.as_str());
 
     let resp = app.get("/api/v1/notifications?status=nope", t).await;
     assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;

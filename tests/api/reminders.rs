@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use cadence::jobs::{self, Registry, Worker, worker::WorkerConfig};
+use cadence::jobs::{Registry, Worker, worker::WorkerConfig};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -262,7 +262,7 @@ async fn an_instance_killed_mid_job_leaves_it_to_the_other_one_notification(pool
         Registry::new().add("reminder", move |state, job| {
             let raised = raised.clone();
             async move {
-                cadence::notifications::reminders::run(state, job).await?;
+                cadence::tasks::reminders::run(state, job).await?;
                 raised.fetch_add(1, Ordering::SeqCst);
                 std::future::pending::<()>().await;
                 Ok(())
@@ -283,7 +283,7 @@ async fn an_instance_killed_mid_job_leaves_it_to_the_other_one_notification(pool
     wa.kill();
     let wb = Worker::start_with(
         &app.state,
-        jobs::registry(),
+        cadence::app::job_registry(),
         cfg(),
         CancellationToken::new(),
     );

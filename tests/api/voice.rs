@@ -1132,3 +1132,54 @@ async fn a_call_continuing_a_conversation_starts_from_its_history(pool: PgPool) 
         .collect();
     assert!(contents.contains(&"when is that meeting"), "{contents:?}");
 }
+
+#[sqlx::test]
+async fn a_session_has_a_location_and_its_call_is_started_then_ended_on_the_events_stream(
+    pool: PgPool,
+) {
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let mut events = env
+        .app
+        .ws_connect("/api/v1/events", Some(&env.user.access_token))
+        .await
+        .unwrap();
+    let resp = env
+        .app
+        .post_json(
+            "/api/v1/voice/sessions",
+            Some(&env.user.access_token),
+            &json!({"agent_id": agent}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let s: Value = resp.json().await.unwrap();
+    let session_id = s["session_id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/voice/sessions/{session_id}"));
+    let r = env.app.get(&location, &env.user.access_token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let call_id = s["call_id"].as_str().unwrap().to_string();
+    let mut ws = connect(&env, &s).await;
+    read_until(&mut ws, |v| v["type"] == "ready", false).await;
+    let started = crate::helpers::ws_next_of_type(&mut events, "call.started", 20)
+        .await
+        .expect("call.started on the events stream");
+    assert_eq!(started["data"]["id"], call_id.as_str());
+    assert_eq!(started["data"]["status"], "active");
+    assert!(started["data"]["started_at"].is_string());
+    send_json(&mut ws, json!({"type": "end"})).await;
+    let ended = crate::helpers::ws_next_of_type(&mut events, "call.ended", 20)
+        .await
+        .expect("call.ended on the events stream");
+    assert_eq!(ended["data"]["id"], call_id.as_str());
+    let published: i64 = sqlx::query_scalar(
+        "select count(*) from events where user_id = $1 and type = 'call.started'",
+    )
+    .bind(env.user.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(published, 1, "the call starts once");
+}

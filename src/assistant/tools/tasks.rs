@@ -146,9 +146,8 @@ pub async fn run(env: &ToolEnv<'_>, name: &str, args: Value) -> Result<Value, To
         "snooze_task" => {
             let mut obj = args.as_object().cloned().unwrap_or_default();
             let id = take_id(&mut obj)?;
-            let a: crate::notifications::model::SnoozeTask = parse(&Value::Object(obj))?;
-            let task =
-                crate::notifications::reminders::snooze(env.state, db, user, id, a.minutes).await?;
+            let a: crate::tasks::model::SnoozeTask = parse(&Value::Object(obj))?;
+            let task = crate::tasks::reminders::snooze(env.state, db, user, id, a.minutes).await?;
             to_value(&task)
         }
         other => Err(unknown(other)),

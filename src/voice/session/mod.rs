@@ -64,7 +64,7 @@ pub struct SessionCtx {
     /// The client's rate before any `start`.
     pub sample_rate: u32,
     /// The streaming avatar this session's speech also drives (`POST /avatar/sessions`).
-    pub avatar: Option<crate::avatar::bridge::AvatarLink>,
+    pub avatar: Option<crate::voice::avatar::bridge::AvatarLink>,
 }
 
 pub struct Ended {
@@ -106,7 +106,7 @@ struct Session {
     /// A goodbye notice is being spoken (its turn id, and the ending it announces): the
     /// call ends after it.
     ending_after_notice: Option<(u64, &'static str)>,
-    avatar: Option<crate::avatar::bridge::AvatarLink>,
+    avatar: Option<crate::voice::avatar::bridge::AvatarLink>,
 }
 
 impl Session {
@@ -274,7 +274,7 @@ impl Session {
             self.started,
             self.input.stt_seconds(),
             self.avatar.as_ref().map_or(0, |a| {
-                crate::avatar::service::credits_so_far(&self.state, a)
+                crate::voice::avatar::service::credits_so_far(&self.state, a)
             }),
         )
         .await
@@ -294,11 +294,11 @@ impl Session {
         let Some(link) = self.avatar.as_mut() else {
             return;
         };
-        match crate::avatar::service::keep_reserved(&self.state, link).await {
+        match crate::voice::avatar::service::keep_reserved(&self.state, link).await {
             Ok(true) => {}
             Ok(false) => {
                 self.ctl.stop_turn(false).await;
-                let notice = crate::avatar::service::QUOTA_NOTICE;
+                let notice = crate::voice::avatar::service::QUOTA_NOTICE;
                 let turn = self.ctl.speak(notice.into()).await;
                 self.ending_after_notice = Some((turn, "avatar_quota_exhausted"));
             }

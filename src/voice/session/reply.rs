@@ -52,7 +52,7 @@ pub(super) struct TurnEnv {
     pub(super) user_id: Uuid,
     pub(super) call_id: Uuid,
     /// The avatar's tee (`None`: no avatar; the output path does nothing extra).
-    pub(super) avatar: Option<crate::avatar::bridge::AvatarTap>,
+    pub(super) avatar: Option<crate::voice::avatar::bridge::AvatarTap>,
 }
 
 impl TurnEnv {

@@ -21,15 +21,15 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{
-    model::{Memory, MemorySource, MemoryType},
-    repo,
-};
+use super::{model::Message, repo as chat_repo, service::DEFAULT_AGENT_ID};
 use crate::{
     agents::Agent,
-    chat::{model::Message, repo as chat_repo, service::DEFAULT_AGENT_ID},
     error::{ApiError, ApiResult},
     jobs::{self, Job, JobError, JobResult, NewJob},
+    memories::{
+        model::{Memory, MemorySource, MemoryType, auto_extract},
+        repo,
+    },
     providers::llm::{ChatMessage, ToolCall, ToolSpec},
     state::AppState,
     wallet::{
@@ -52,42 +52,6 @@ const MAX_FACT_CHARS: usize = 500;
 pub const SAME_FACT_SIMILARITY: f32 = 0.95;
 /// Engines that are not language models: they cannot extract facts.
 const LOCAL_ENGINES: &[&str] = &["commands", "echo"];
-
-/// Whether the user lets extraction read their conversations (`memory.auto_extract`,
-/// default true).
-pub fn auto_extract(preferences: &Value) -> bool {
-    preferences["memory"]["auto_extract"]
-        .as_bool()
-        .unwrap_or(true)
-}
-
-/// Check `memory` in a preferences object: `auto_extract` must be a boolean.
-pub fn validate_preferences(prefs: &Value) -> ApiResult<()> {
-    let Some(m) = prefs.get("memory") else {
-        return Ok(());
-    };
-    let Some(obj) = m.as_object() else {
-        return Err(ApiError::validation("memory", "must be an object"));
-    };
-    for (k, v) in obj {
-        match k.as_str() {
-            "auto_extract" if v.is_boolean() => {}
-            "auto_extract" => {
-                return Err(ApiError::validation(
-                    "memory.auto_extract",
-                    "must be true or false",
-                ));
-            }
-            other => {
-                return Err(ApiError::validation(
-                    format!("memory.{other}"),
-                    "is not a memory preference",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Queue extraction of a conversation's messages up to `last_message_id` (in the caller's
 /// transaction, so it is queued exactly when the message commits), unless the server or the

@@ -6,6 +6,8 @@
 //! watches the avatar in LiveKit and talks to the voice WebSocket as before. The voice
 //! session tees the audio it plays to the avatar ([`bridge`]); ending either ends both, and
 //! the call's one finalizer charges the avatar minutes (quota and credits) with the call.
+//! It lives inside `voice` because it is part of a voice session (its output tee, its
+//! ending, its bill), so the session and the avatar never import each other in a circle.
 //!
 //! # LiveAvatar's API, as read in its public docs (December 2026)
 //!

@@ -11,17 +11,17 @@ use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::{
-    model::{NewNotification, NotificationKind, NotificationPriority},
-    service,
+    model::{Priority, Task, TaskStatus},
+    repo as tasks_repo,
 };
 use crate::{
     error::{ApiError, ApiResult},
     jobs::{self, Job, JobError, JobResult, NewJob},
-    state::AppState,
-    tasks::{
-        model::{Task, TaskStatus},
-        repo as tasks_repo,
+    notifications::{
+        model::{NewNotification, NotificationKind, NotificationPriority},
+        service,
     },
+    state::AppState,
 };
 
 pub const JOB: &str = "reminder";
@@ -182,7 +182,7 @@ pub async fn run(state: AppState, job: Job) -> JobResult {
             kind: NotificationKind::Reminder,
             title: task.title.clone(),
             body,
-            priority: NotificationPriority::of_task(task.priority),
+            priority: notification_priority(task.priority),
             source_type: Some("task".into()),
             source_id: Some(task.id.to_string()),
             dedupe_key: job.key.clone(),
@@ -190,4 +190,14 @@ pub async fn run(state: AppState, job: Job) -> JobResult {
     )
     .await?;
     Ok(())
+}
+
+/// A task's priority as its reminder's (`medium` is `normal`).
+fn notification_priority(p: Priority) -> NotificationPriority {
+    match p {
+        Priority::Low => NotificationPriority::Low,
+        Priority::Medium => NotificationPriority::Normal,
+        Priority::High => NotificationPriority::High,
+        Priority::Urgent => NotificationPriority::Urgent,
+    }
 }
