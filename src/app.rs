@@ -183,6 +183,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .nest("/api/v1/auth", crate::accounts::router())
         .nest("/api/v1/users", crate::users::router())
+        .merge(crate::messaging::phone_router())
         .merge(crate::event_stream::router())
         .nest("/api/v1/agents", crate::agents::router())
         .nest("/api/v1/wallet", crate::wallet::router())
@@ -211,7 +212,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/phone-numbers", crate::telephony::numbers_router())
         .nest(
             "/api/v1/telephony/twilio",
-            crate::telephony::twilio_router(),
+            crate::telephony::twilio_router().merge(crate::messaging::inbound_router()),
         )
 }
 
@@ -226,6 +227,11 @@ pub fn job_registry() -> crate::jobs::Registry {
         )
         .add(crate::chat::extract::JOB, crate::chat::extract::run)
         .add(crate::rag::index::JOB, crate::rag::index::run)
+        // The escalation's WhatsApp, SMS and call steps (messaging sits above notifications).
+        .add(
+            crate::notifications::service::STEP_JOB,
+            crate::messaging::escalation::run_step,
+        )
 }
 
 pub fn build_router(state: AppState) -> Router {

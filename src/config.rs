@@ -400,6 +400,9 @@ pub struct TwilioSettings {
     pub auth_token: SecretString,
     pub base_url: String,
     pub from_number: String,
+    /// Sender of SMS and WhatsApp messages (`+1…` or `whatsapp:+1…`); empty = messaging off.
+    #[serde(default)]
+    pub messaging_from: String,
 }
 
 fn split_list(s: &str) -> Vec<String> {

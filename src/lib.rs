@@ -20,6 +20,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod memories;
+pub mod messaging;
 pub mod metrics;
 pub mod notes;
 pub mod notifications;

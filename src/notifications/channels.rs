@@ -99,25 +99,43 @@ pub async fn web_push(
     Ok(())
 }
 
-/// WhatsApp, SMS and call steps. Until the messaging and calling channels land, every such
-/// attempt is recorded as `skipped` ("channel not available"); the escalation goes on.
+/// The WhatsApp, SMS and call channels. They live above this module (`messaging`, on top of
+/// `telephony`), so the job registry hands them in: `notification.step` runs with
+/// [`service::run_step_with`]. An implementation sends only to the user's verified number and
+/// records the outcome like every channel (once per step, a failure is a `failed` delivery).
 ///
-/// This is the one function to replace with the real Twilio Messages / outbound-call
-/// delivery: dispatch on `step.step.channel` (`Whatsapp | Sms | Call`), send to the user's
-/// verified number, then [`record`] the outcome (`sent`/`failed` with a detail).
-pub async fn external(
-    state: &AppState,
-    notification: &Notification,
-    step: &StepAt<'_>,
-) -> Result<(), JobError> {
-    record(
-        state,
-        notification,
-        step,
-        "",
-        "skipped",
-        Some("channel not available"),
-    )
-    .await?;
-    Ok(())
+/// [`service::run_step_with`]: super::service::run_step_with
+#[async_trait::async_trait]
+pub trait PhoneChannels: Send + Sync {
+    async fn deliver(
+        &self,
+        state: &AppState,
+        notification: &Notification,
+        step: &StepAt<'_>,
+    ) -> Result<(), JobError>;
+}
+
+/// No phone channels wired in (plain [`super::service::run_step`]): such a step is recorded
+/// `skipped` and the escalation goes on.
+pub struct NoPhoneChannels;
+
+#[async_trait::async_trait]
+impl PhoneChannels for NoPhoneChannels {
+    async fn deliver(
+        &self,
+        state: &AppState,
+        notification: &Notification,
+        step: &StepAt<'_>,
+    ) -> Result<(), JobError> {
+        record(
+            state,
+            notification,
+            step,
+            "",
+            "skipped",
+            Some("channel not available"),
+        )
+        .await?;
+        Ok(())
+    }
 }

@@ -234,10 +234,20 @@ pub struct StepAt<'a> {
     pub step: &'a Step,
 }
 
+/// `notification.step` jobs without phone channels (they are `skipped`); the server's job
+/// registry runs [`run_step_with`] and `messaging`'s channels.
+pub async fn run_step(state: AppState, job: Job) -> JobResult {
+    run_step_with(state, job, &channels::NoPhoneChannels).await
+}
+
 /// `notification.step` jobs: run step `step` of a notification once, then queue the next.
 /// Idempotent: a target the step already reached is recorded and skipped, and the next
-/// step's job has a unique key.
-pub async fn run_step(state: AppState, job: Job) -> JobResult {
+/// step's job has a unique key. WhatsApp, SMS and call steps go to `phone`.
+pub async fn run_step_with(
+    state: AppState,
+    job: Job,
+    phone: &dyn channels::PhoneChannels,
+) -> JobResult {
     let id: Uuid =
         serde_json::from_value(job.payload["notification_id"].clone()).map_err(JobError::fail)?;
     let index = job.payload["step"]
@@ -289,7 +299,7 @@ pub async fn run_step(state: AppState, job: Job) -> JobResult {
                 Channel::InApp => channels::in_app(&state, &notification, &at).await?,
                 Channel::WebPush => channels::web_push(&state, &notification, &at).await?,
                 Channel::Whatsapp | Channel::Sms | Channel::Call => {
-                    channels::external(&state, &notification, &at).await?
+                    phone.deliver(&state, &notification, &at).await?
                 }
             }
         }

@@ -9,7 +9,9 @@
 //! - Deepgram (`base_url = ws://ADDR`): `GET /v1/listen` WebSocket, transcribing by script;
 //! - ElevenLabs (`base_url = http://ADDR`): `POST /v1/text-to-speech/{voice}/stream`;
 //! - Twilio (`base_url = http://ADDR`): `POST /2010-04-01/Accounts/{sid}/Calls.json` and
-//!   `…/Calls/{sid}.json`;
+//!   `…/Calls/{sid}.json`; Messages (`…/Messages.json`, SMS and WhatsApp), and inbound
+//!   messages signed and posted to our messaging webhook (`POST /__sim/twilio/messages/inbound`,
+//!   [`SimHandle::deliver_message`]);
 //! - Web Push (RFC 8030, endpoint `http://ADDR/push/{id}`): verifies the VAPID JWT, decrypts
 //!   the `aes128gcm` payload with the subscription's key; `POST /__sim/push/subscriptions`
 //!   registers one, `…/{id}/gone` makes it answer 410, `GET /__sim/push/messages` reads them;
@@ -26,12 +28,15 @@
 mod audio;
 mod liveavatar;
 mod llm;
+mod messages;
 mod twilio;
 mod webpush;
 
 pub use webpush::PushMessage;
 
 pub use liveavatar::AvatarRecord;
+
+pub use messages::{InboundMessage, WebhookAnswer};
 
 use std::{
     collections::VecDeque,
@@ -114,6 +119,8 @@ pub enum Service {
     Tts,
     Embeddings,
     Twilio,
+    /// Twilio Messages (SMS, WhatsApp).
+    TwilioMessages,
     /// LiveAvatar (status failures on the session token).
     Avatar,
 }
@@ -212,7 +219,7 @@ pub struct LogEntry {
     pub id: u64,
     /// `openai.chat`, `anthropic.messages`, `openai.transcriptions`, `openai.speech`,
     /// `openai.embeddings`, `deepgram.listen`, `elevenlabs.stream`, `twilio.calls`,
-    /// `twilio.call_update`.
+    /// `twilio.call_update`, `twilio.messages`, `twilio.inbound_message`.
     pub service: String,
     pub method: String,
     pub path: String,
@@ -435,6 +442,11 @@ impl SimHandle {
         self.state.push_script(s);
     }
 
+    /// Post an inbound SMS/WhatsApp message to a messaging webhook, signed as Twilio signs.
+    pub async fn deliver_message(&self, m: InboundMessage) -> anyhow::Result<WebhookAnswer> {
+        messages::deliver_inbound(&self.state, m).await
+    }
+
     pub fn configure(&self, f: impl FnOnce(&mut SimConfig)) {
         f(&mut self.state.config.lock());
     }
@@ -523,6 +535,14 @@ fn router(state: Arc<SimState>) -> Router {
         .route(
             "/2010-04-01/Accounts/{sid}/Calls/{call_sid}",
             post(twilio::update_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            post(messages::create_message),
+        )
+        .route(
+            "/__sim/twilio/messages/inbound",
+            post(messages::post_inbound),
         )
         .route("/push/{id}", post(webpush::push))
         .route("/__sim/push/subscriptions", post(webpush::register))

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, LogEntry, Service, SimState, header as hdr};
 
-fn twilio_error(status: u16, code: u32, message: &str) -> Response {
+pub(super) fn twilio_error(status: u16, code: u32, message: &str) -> Response {
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         Json(json!({"code": code, "message": message, "more_info": "https://www.twilio.com/docs/errors", "status": status})),
@@ -24,7 +24,7 @@ fn twilio_error(status: u16, code: u32, message: &str) -> Response {
 }
 
 /// `(account_sid, token)` from HTTP basic auth.
-fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+pub(super) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let v = hdr(headers, "authorization")?;
     let b64 = v.strip_prefix("Basic ")?;
     let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
@@ -33,7 +33,7 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-fn form(raw: &[u8]) -> Value {
+pub(super) fn form(raw: &[u8]) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in url::form_urlencoded::parse(raw) {
         m.insert(k.into_owned(), json!(v.into_owned()));
@@ -42,7 +42,7 @@ fn form(raw: &[u8]) -> Value {
 }
 
 /// Basic auth with the account SID as user and (when the simulator has a key) the token.
-fn authorized(state: &SimState, headers: &HeaderMap, sid: &str) -> bool {
+pub(super) fn authorized(state: &SimState, headers: &HeaderMap, sid: &str) -> bool {
     matches!(basic_auth(headers), Some((user, token)) if user == sid && state.check_key(Some(&token)))
 }
 

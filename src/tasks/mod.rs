@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod reminders;
+pub mod replies;
 pub mod repo;
 pub mod routes;
 pub mod service;

@@ -41,7 +41,8 @@ pub fn is_e164(s: &str) -> bool {
     let Some(d) = s.strip_prefix('+') else {
         return false;
     };
-    if d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
+    // No country code starts with 0 (and "01" must not read as code 1).
+    if d.len() > 15 || d.starts_with('0') || !d.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     let Some(cc) = country_code(d) else {
@@ -242,6 +243,8 @@ mod tests {
             "+",
             "14155550100",
             "+0123",
+            "+0155550123",
+            "+01415555010",
             "+1415555010",
             "+141555501001",
             "+10155550100",

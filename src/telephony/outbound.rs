@@ -100,9 +100,29 @@ fn from_number(state: &AppState) -> ApiResult<String> {
 }
 
 async fn place(state: &AppState, user_id: Uuid, input: &CreateCall) -> ApiResult<Call> {
+    place_call(state, user_id, input, None).await
+}
+
+/// Place an outbound call; `notification_id` makes it a notification's call (its agent
+/// reads the notification and takes the answer, see `messaging::call`).
+pub(crate) async fn place_call(
+    state: &AppState,
+    user_id: Uuid,
+    input: &CreateCall,
+    notification_id: Option<Uuid>,
+) -> ApiResult<Call> {
     let from = from_number(state)?;
     let opened = crate::voice::routes::open(state, user_id, input.agent_id, None, "twilio").await?;
     let call_id = opened.call_id;
+    if let Some(n) = notification_id {
+        sqlx::query!(
+            "update voice_sessions set notification_id = $2 where id = $1",
+            opened.session_id,
+            n
+        )
+        .execute(&state.db)
+        .await?;
+    }
     match dial(state, call_id, &from, &input.to_number).await {
         Ok(()) => calls_repo::find(&state.db, call_id, user_id)
             .await?

@@ -214,9 +214,10 @@ async fn serve(state: AppState, socket: WebSocket) {
                         }
                     }
                     Some(TwilioIn::Mark { mark }) => ClientIn::Mark(mark.name),
+                    // A key pressed is the user's turn, as the agent reads it.
                     Some(TwilioIn::Dtmf { dtmf }) => {
                         tracing::debug!(digit = %dtmf.digit, "dtmf");
-                        continue;
+                        ClientIn::Text(format!("(keypad) {}", dtmf.digit))
                     }
                     Some(TwilioIn::Stop {}) => {
                         let _ = in_tx.send(ClientIn::Hangup).await;

@@ -29,7 +29,7 @@ fn forbidden() -> ApiError {
 }
 
 /// The form params of a verified webhook (403 when the signature is missing or wrong).
-fn verified(
+pub(crate) fn verified(
     state: &AppState,
     uri: &axum::http::Uri,
     headers: &HeaderMap,

@@ -1,5 +1,12 @@
 //! `WS /chat/v1/{agent_id}`: the Bolna default-handler protocol (base64 PCM16 16 kHz in
 //! JSON, marks around audio, `clear`, `ack`) over the same session core.
+//!
+//! Bolna-style clients play what they get the way Bolna's server sends it: 24 kHz, each
+//! synthesized piece whole, queued into a player that pulls big blocks (8,192 samples in
+//! Bolna's quick-start client). So the reply goes out at [`OUTPUT_RATE`] in packets of a
+//! whole clause, or of at least [`PACKET_MS`] when a clause is longer, with a mark before a
+//! clause's first packet and after its last, and the session sends [`LEAD`] ahead of real
+//! time so the client's queue never runs dry between packets.
 
 use axum::{
     extract::{
@@ -20,6 +27,13 @@ use super::{
     ws::send_within,
 };
 use crate::{auth::WsUser, error::ApiResult, metrics::WsGuard, state::AppState};
+
+/// The rate of the audio this endpoint sends (Bolna's default output).
+pub const OUTPUT_RATE: u32 = 24000;
+/// A clause longer than this goes out in packets of at least this much audio.
+pub const PACKET_MS: u64 = 400;
+/// How far ahead of real time the reply is sent.
+const LEAD: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// A client frame of the Bolna protocol.
 #[derive(Debug, Deserialize)]
@@ -58,7 +72,9 @@ pub async fn bolna_socket(
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let opened = super::routes::open(&state, user.user_id, agent_id, None, "bolna_ws").await?;
-    let ctx = super::ws::claim(&state, opened.session_id, user.user_id).await?;
+    let mut ctx = super::ws::claim(&state, opened.session_id, user.user_id).await?;
+    ctx.output_rate = Some(OUTPUT_RATE);
+    ctx.pacer_lead = LEAD;
     let tracker = state.tasks.clone();
     Ok(ws.on_upgrade(move |socket| tracker.track_future(serve(state, ctx, socket))))
 }
@@ -104,6 +120,10 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
     let gen_w = generation.clone();
     let writer = tokio::spawn(async move {
         let mut opened_chunk = false;
+        // The packet being filled: samples of one clause, of generation `packet_gen`.
+        let mut packet: Vec<i16> = Vec::new();
+        let mut packet_gen = 0u64;
+        let packet_len = crate::audio::samples_for_ms(OUTPUT_RATE, PACKET_MS);
         loop {
             let item = tokio::select! {
                 Some(()) = ack_rx.recv() => {
@@ -139,24 +159,30 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
                     if generation != gen_w.current() {
                         continue;
                     }
-                    let mut f = Vec::new();
-                    if !opened_chunk {
-                        f.push(json!({"type": "mark", "name": Uuid::now_v7().to_string()}));
-                        opened_chunk = true;
+                    if packet_gen != generation {
+                        packet.clear();
+                        packet_gen = generation;
                     }
-                    f.push(json!({"type": "audio",
-                        "data": b64.encode(crate::audio::pcm16_to_le_bytes(&samples))}));
-                    f
+                    packet.extend_from_slice(&samples);
+                    if packet.len() < packet_len {
+                        continue;
+                    }
+                    audio_packet(&mut packet, &mut opened_chunk)
                 }
                 ServerOut::Mark { generation, name } => {
                     if generation != gen_w.current() {
+                        packet.clear();
                         continue;
                     }
+                    // The clause ends: the rest of its audio, then its mark.
+                    let mut f = audio_packet(&mut packet, &mut opened_chunk);
                     opened_chunk = false;
-                    vec![json!({"type": "mark", "name": name})]
+                    f.push(json!({"type": "mark", "name": name}));
+                    f
                 }
                 ServerOut::Clear => {
                     opened_chunk = false;
+                    packet.clear();
                     vec![json!({"type": "clear", "data": null})]
                 }
             };
@@ -174,4 +200,21 @@ async fn serve(state: AppState, ctx: session::SessionCtx, socket: WebSocket) {
     session::run(state, ctx, in_rx, out_tx, generation).await;
     let _ = writer.await;
     reader.abort();
+}
+
+/// The filled packet as frames (a mark first when it opens a clause); empty when there is no
+/// audio.
+fn audio_packet(packet: &mut Vec<i16>, opened_chunk: &mut bool) -> Vec<serde_json::Value> {
+    let mut f = Vec::new();
+    if packet.is_empty() {
+        return f;
+    }
+    if !*opened_chunk {
+        f.push(json!({"type": "mark", "name": Uuid::now_v7().to_string()}));
+        *opened_chunk = true;
+    }
+    f.push(json!({"type": "audio",
+        "data": b64.encode(crate::audio::pcm16_to_le_bytes(packet))}));
+    packet.clear();
+    f
 }

@@ -5,6 +5,7 @@
 
 pub mod avatar;
 pub mod bolna;
+pub mod briefing;
 pub mod finalize;
 pub mod routes;
 pub mod session;

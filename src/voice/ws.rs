@@ -53,7 +53,7 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
            from calls c
            where s.id = $1 and s.user_id = $2 and s.status = 'created' and s.expires_at > now()
              and c.id = s.call_id
-           returning s.call_id, s.agent_id, c.hold_id, c.conversation_id"#,
+           returning s.call_id, s.agent_id, c.hold_id, c.conversation_id, s.notification_id"#,
         id,
         user_id
     )
@@ -82,7 +82,10 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         crate::events::publish(&mut *tx, user_id, "call.started", &call).await?;
     }
     tx.commit().await?;
-    let agent = agents::find(&state.db, row.agent_id, user_id).await?;
+    let mut agent = agents::find(&state.db, row.agent_id, user_id).await?;
+    if let Some(n) = row.notification_id {
+        super::briefing::brief(state, &mut agent, n).await?;
+    }
     let hold_id = row
         .hold_id
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("call without a hold")))?;
@@ -98,6 +101,8 @@ pub(crate) async fn claim(state: &AppState, id: Uuid, user_id: Uuid) -> ApiResul
         agent,
         conversation_id: row.conversation_id,
         sample_rate: session::PIPELINE_RATE,
+        output_rate: None,
+        pacer_lead: session::PACER_LEAD,
         avatar: crate::voice::avatar::service::attach(state, id).await,
     })
 }

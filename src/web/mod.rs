@@ -43,6 +43,7 @@ static FILES: &[(&str, &[u8])] = assets![
     "views/auth.js",
     "views/home.js",
     "views/profile.js",
+    "views/phone.js",
     "views/notes.js",
     "views/tasks.js",
     "views/notifications.js",

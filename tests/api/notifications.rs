@@ -332,7 +332,7 @@ async fn escalation_runs_step_by_step_and_stops_at_ack(pool: PgPool) {
             (
                 "sms".into(),
                 "skipped".into(),
-                "channel not available".into()
+                "no verified phone number".into()
             ),
         ],
         "in order; whatsapp is below its min_priority; the call never happened after the ack"
@@ -404,7 +404,7 @@ async fn quiet_hours_hold_back_all_but_urgent(pool: PgPool) {
             (
                 "whatsapp".into(),
                 "skipped".into(),
-                "channel not available".into()
+                "no verified phone number".into()
             ),
         ]
     );

@@ -400,7 +400,7 @@ async fn status_callbacks_drive_the_call_and_settle_it_once(pool: PgPool) {
 /// The phone side of a media stream, as Twilio speaks it.
 pub(crate) struct Phone {
     ws: crate::helpers::WsStream,
-    stream_sid: &'static str,
+    pub(crate) stream_sid: &'static str,
 }
 
 /// What the server sent the phone until `stop` matched (or the socket ended / 20 s passed).

@@ -1183,3 +1183,113 @@ async fn a_session_has_a_location_and_its_call_is_started_then_ended_on_the_even
     .unwrap();
     assert_eq!(published, 1, "the call starts once");
 }
+
+/// What a Bolna-style client (Bolna's quick-start: a player fed whole `audio` packets at
+/// 24 kHz) receives for one reply: each clause framed by marks, its audio at 24 kHz in
+/// packets of the whole clause or at least `PACKET_MS`, nothing missing.
+#[sqlx::test]
+async fn bolna_clients_get_24khz_audio_in_whole_clause_packets(pool: PgPool) {
+    use base64::Engine;
+    use cadence::voice::bolna::{OUTPUT_RATE, PACKET_MS};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env = voice_env(pool.clone(), &[]).await;
+    let agent = sim_agent(&env, json!({})).await;
+    let mut ws = env
+        .app
+        .ws_connect(&format!("/chat/v1/{agent}"), Some(&env.user.access_token))
+        .await
+        .unwrap();
+    send_json(&mut ws, json!({"type": "init", "meta_data": {}})).await;
+    read_until(&mut ws, |v| v["type"] == "ack", false).await;
+    env.sim.script(Script::llm_text(
+        "Sure. Here is a longer second sentence that takes well over a second to say.",
+    ));
+    send_json(&mut ws, json!({"type": "text", "data": "talk to me"})).await;
+
+    // Frames in order until the reply's text and every clause's closing mark are in.
+    let log = env
+        .sim
+        .wait_for_log(
+            |l| {
+                l.iter()
+                    .filter(|e| e.service == "elevenlabs.stream" && e.completed)
+                    .count()
+                    >= 2
+            },
+            Duration::from_secs(20),
+        )
+        .await;
+    let clauses: Vec<String> = log
+        .iter()
+        .filter(|e| e.service == "elevenlabs.stream")
+        .map(|e| {
+            assert!(e.query.contains("output_format=pcm_24000"), "{}", e.query);
+            e.body["text"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(clauses.len(), 2, "{clauses:?}");
+    // (marks, packets) per clause, read as the client would play them.
+    let mut played: Vec<Vec<usize>> = Vec::new();
+    let mut open: Option<Vec<usize>> = None;
+    let mut got_text = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(got_text && played.len() == clauses.len()) {
+        let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout_at(deadline, ws.next()).await
+        else {
+            panic!("the reply did not arrive: {played:?} text={got_text}");
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        match v["type"].as_str().unwrap() {
+            "mark" => {
+                let name = v["name"].as_str().unwrap().to_string();
+                match open.take() {
+                    None => open = Some(Vec::new()),
+                    Some(packets) => {
+                        assert!(!packets.is_empty(), "a clause without audio");
+                        played.push(packets);
+                    }
+                }
+                // Echo as the client's player does when it reaches the mark.
+                send_json(&mut ws, json!({"type": "mark", "name": name})).await;
+            }
+            "audio" => {
+                let bytes = b64.decode(v["data"].as_str().unwrap()).unwrap();
+                assert_eq!(bytes.len() % 2, 0);
+                open.as_mut()
+                    .expect("audio comes after a clause's opening mark")
+                    .push(bytes.len() / 2);
+            }
+            "text" => {
+                assert_eq!(
+                    v["data"],
+                    "Sure. Here is a longer second sentence that takes well over a second to say."
+                );
+                got_text = true;
+            }
+            other => panic!("unexpected frame {other}: {v}"),
+        }
+    }
+    let min_packet = (OUTPUT_RATE as u64 * PACKET_MS / 1000) as usize;
+    for (clause, packets) in clauses.iter().zip(&played) {
+        // The simulator speaks 40 ms per character (at least 200 ms) at the asked rate.
+        let ms = (clause.chars().count() as u64 * 40).max(200);
+        let expected = (OUTPUT_RATE as u64 * ms / 1000) as usize;
+        assert_eq!(
+            packets.iter().sum::<usize>(),
+            expected,
+            "{clause}: {packets:?}"
+        );
+        let (last, whole) = packets.split_last().unwrap();
+        assert!(*last > 0);
+        assert!(
+            whole.iter().all(|&n| n >= min_packet),
+            "{clause}: packets before the clause's last hold at least {PACKET_MS} ms: {packets:?}"
+        );
+    }
+    assert!(
+        played[1].len() < played[1].iter().sum::<usize>() / min_packet + 2,
+        "the long clause is not cut into 20 ms frames: {:?}",
+        played[1]
+    );
+    drop(ws);
+}

@@ -12,6 +12,7 @@ mod account;
 mod goals;
 mod memories;
 mod notes;
+mod notifications;
 mod reflections;
 mod schedule;
 mod tasks;
@@ -119,6 +120,11 @@ const GROUPS: &[Group] = &[
         tools: schedule::TOOLS,
         specs: schedule::specs,
     },
+    Group {
+        name: "notifications",
+        tools: notifications::TOOLS,
+        specs: notifications::specs,
+    },
 ];
 
 /// Run one call of a group's tool.
@@ -135,6 +141,7 @@ async fn dispatch(
         "reflections" => reflections::run(env, name, args).await,
         "memories" => memories::run(env, name, args).await,
         "schedule" => schedule::run(env, name, args).await,
+        "notifications" => notifications::run(env, name, args).await,
         ALWAYS => account::run(env, name, args).await,
         _ => Err(unknown(name)),
     }

@@ -40,7 +40,7 @@ use self::{
 };
 pub use self::{
     channels::{ClientIn, ServerOut},
-    output::Generation,
+    output::{Generation, PACER_LEAD},
     reply::Chunker,
 };
 use super::finalize::{self, Finalized};
@@ -63,6 +63,12 @@ pub struct SessionCtx {
     pub conversation_id: Option<Uuid>,
     /// The client's rate before any `start`.
     pub sample_rate: u32,
+    /// The rate of the audio sent to the client when it differs from what it sends
+    /// (Bolna-style clients play 24 kHz); `None`: the client's rate.
+    pub output_rate: Option<u32>,
+    /// How far ahead of real time audio is sent ([`PACER_LEAD`] unless the transport
+    /// sends bigger packets and needs the client to hold more).
+    pub pacer_lead: std::time::Duration,
     /// The streaming avatar this session's speech also drives (`POST /avatar/sessions`).
     pub avatar: Option<crate::voice::avatar::bridge::AvatarLink>,
 }
@@ -121,6 +127,7 @@ impl Session {
         let avatar = ctx.avatar.take();
         let agent = Arc::new(ctx.agent);
         let rate = ctx.sample_rate;
+        let output_rate = ctx.output_rate.unwrap_or(rate);
         let (report_tx, report_rx) = mpsc::channel::<TurnMsg>(64);
         let recorder: SharedRecorder = agent.recording.then(|| {
             Arc::new(Mutex::new(Recorder::new(
@@ -133,7 +140,8 @@ impl Session {
             agent: agent.clone(),
             out: out.clone(),
             generation,
-            rate,
+            rate: output_rate,
+            lead: ctx.pacer_lead,
             spent: Arc::new(Mutex::new(Default::default())),
             latencies: Arc::new(Mutex::new(Vec::new())),
             report: report_tx,

@@ -24,7 +24,7 @@ use crate::audio::{pacer::Pacer, resample::Resampler};
 /// Audio frames sent to the client.
 pub(super) const FRAME_MS: u64 = 20;
 /// How far ahead of real time audio is sent.
-pub(super) const PACER_LEAD: Duration = Duration::from_millis(100);
+pub const PACER_LEAD: Duration = Duration::from_millis(100);
 
 /// Drops audio queued before the last `clear`.
 #[derive(Debug, Default, Clone)]
@@ -59,7 +59,7 @@ pub(super) async fn play(
     turn: u64,
     mut audio_rx: mpsc::Receiver<Spoken>,
 ) -> Option<Instant> {
-    let mut pacer = Pacer::new(env.rate, PACER_LEAD);
+    let mut pacer = Pacer::new(env.rate, env.lead);
     let mut to_rec = Resampler::new(env.rate, PIPELINE_RATE);
     let mut first_audio: Option<Instant> = None;
     let response_id = Uuid::now_v7();
@@ -109,7 +109,7 @@ pub(super) async fn play(
         }
     }
     // Let the last audio play before the turn counts as over.
-    tokio::time::sleep(PACER_LEAD).await;
+    tokio::time::sleep(env.lead).await;
     first_audio
 }
 

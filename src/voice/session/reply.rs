@@ -43,8 +43,10 @@ pub(super) struct TurnEnv {
     pub(super) agent: Arc<Agent>,
     pub(super) out: mpsc::Sender<ServerOut>,
     pub(super) generation: super::Generation,
-    /// The client's sample rate.
+    /// The sample rate of the audio sent to the client.
     pub(super) rate: u32,
+    /// How far ahead of real time that audio is sent.
+    pub(super) lead: std::time::Duration,
     pub(super) spent: Arc<Mutex<Spent>>,
     pub(super) latencies: Arc<Mutex<Vec<u64>>>,
     pub(super) report: mpsc::Sender<TurnMsg>,

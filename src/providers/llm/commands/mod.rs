@@ -11,6 +11,7 @@
 //! and never claims what a tool did not do.
 
 pub mod grammar;
+pub mod replies;
 pub mod reply;
 #[cfg(test)]
 mod tests;
@@ -348,6 +349,11 @@ const UNKNOWN: &str = "I only understand short requests about tasks, reminders, 
 /// The next step for a conversation, at `now` in the user's zone, with the tools offered.
 pub fn decide(messages: &[ChatMessage], now: DateTime<Tz>, tools: &[&str]) -> Step {
     let turn = read_turn(messages);
+    if tools.contains(&"answer_notification")
+        && let Some(step) = answer_notification(&turn)
+    {
+        return step;
+    }
     let intent = intent_of(&turn, &now);
     let step = plan(&intent, &turn, &now, tools);
     // The last step of a turn offers no tools: say what was done so far instead.
@@ -357,6 +363,31 @@ pub fn decide(messages: &[ChatMessage], now: DateTime<Tz>, tools: &[&str]) -> St
         }
         other => other,
     }
+}
+
+/// On a notification's call (the only place `answer_notification` is offered by default):
+/// "done", "ok", "snooze 10" and the keypad (`(keypad) 1`) answer the notification.
+fn answer_notification(turn: &Turn<'_>) -> Option<Step> {
+    if let Some(d) = turn
+        .done
+        .iter()
+        .rev()
+        .find(|d| d.name == "answer_notification")
+    {
+        return Some(if d.failed() {
+            say(reply::failed("answer that", &d.result))
+        } else {
+            say(d.result["message"].as_str().unwrap_or("Done."))
+        });
+    }
+    let args = match replies::parse(turn.text)? {
+        replies::Reply::Done => json!({"reply": "done"}),
+        replies::Reply::Ack => json!({"reply": "ok"}),
+        replies::Reply::Snooze { minutes } => {
+            json!({"reply": "snooze", "minutes": minutes})
+        }
+    };
+    Some(call("answer_notification", args))
 }
 
 fn plan(intent: &Intent, turn: &Turn<'_>, now: &DateTime<Tz>, tools: &[&str]) -> Step {

@@ -608,3 +608,51 @@ fn quoted_titles_keep_apostrophes() {
         vec!["mum's birthday", "call dad", "x"]
     );
 }
+
+#[test]
+fn a_notifications_call_takes_done_ok_snooze_and_the_keypad() {
+    const ON_CALL: &[&str] = &[
+        "create_task",
+        "list_tasks",
+        "complete_task",
+        "answer_notification",
+    ];
+    let rows: Vec<(Row, Step)> = vec![
+        (
+            row("done").tools(ON_CALL),
+            calls("answer_notification", json!({"reply": "done"})),
+        ),
+        (
+            row("(keypad) 1").tools(ON_CALL),
+            calls("answer_notification", json!({"reply": "done"})),
+        ),
+        (
+            row("okay").tools(ON_CALL),
+            calls("answer_notification", json!({"reply": "ok"})),
+        ),
+        (
+            row("snooze 15 minutes").tools(ON_CALL),
+            calls(
+                "answer_notification",
+                json!({"reply": "snooze", "minutes": 15}),
+            ),
+        ),
+        (
+            row("done").tools(ON_CALL).then(
+                "answer_notification",
+                json!({"reply": "done"}),
+                json!({"notification_id": "n1", "message": "Done: 'call mum' is complete."}),
+            ),
+            says("Done: 'call mum' is complete."),
+        ),
+        // Other requests on the call still work, and without the tool "done" is not an answer.
+        (
+            row("add a task called water the plants").tools(ON_CALL),
+            calls("create_task", json!({"title": "water the plants"})),
+        ),
+        (row("(keypad) 1").tools(TASKS), refusal()),
+    ];
+    for (r, expected) in rows {
+        assert_eq!(r.step(), expected, "{:?}", r.text);
+    }
+}

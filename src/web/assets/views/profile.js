@@ -5,6 +5,7 @@ import { api } from '../api.js';
 import {
   h, replace, field, formError, onSubmit, pageHeader, toast, fmtDateTime, loadError, confirmAction,
 } from '../ui.js';
+import { phonePanel } from './phone.js';
 
 function timezones() {
   try {
@@ -101,7 +102,7 @@ export async function profile(main) {
   }
   loadSessions();
 
-  main.append(h('div', { class: 'two-col' }, profileForm, pwForm), sessionsBox);
+  main.append(h('div', { class: 'two-col' }, profileForm, pwForm), phonePanel(), sessionsBox);
 }
 
 function shortAgent(ua) {
