@@ -56,6 +56,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
+        crate::rag::index::sync_settings(&state).await?;
         crate::background::spawn(&state);
         // `jobs.concurrency = 0`: an instance that serves HTTP only (tests run their own workers).
         if state.settings.jobs.concurrency > 0 {
@@ -197,6 +198,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest("/api/v1/reflections", crate::reflections::router())
         .nest("/api/v1/schedule", crate::schedule::router())
         .nest("/api/v1/memories", crate::memories::router())
+        .nest("/api/v1/rag", crate::rag::router())
         .nest("/api/v1/conversations", crate::chat::router())
         .nest("/api/v1/chat", crate::chat::socket_router())
         .nest("/api/v1/voice", crate::voice::router())
@@ -223,6 +225,8 @@ pub fn job_registry() -> crate::jobs::Registry {
             crate::voice::avatar::service::EXPIRE_JOB,
             crate::voice::avatar::service::expire_job,
         )
+        .add(crate::chat::extract::JOB, crate::chat::extract::run)
+        .add(crate::rag::index::JOB, crate::rag::index::run)
         // The escalation's WhatsApp, SMS and call steps (messaging sits above notifications).
         .add(
             crate::notifications::service::STEP_JOB,

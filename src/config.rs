@@ -55,6 +55,8 @@ pub struct Settings {
     #[serde(default)]
     pub notifications: NotificationsSettings,
     pub avatar: AvatarSettings,
+    #[serde(default)]
+    pub memory: MemorySettings,
 }
 
 fn default_env() -> Environment {
@@ -357,6 +359,32 @@ impl Default for NotificationsSettings {
             push_ttl_secs: 86400,
             push_timeout_secs: 10.0,
             minute_secs: 60.0,
+        }
+    }
+}
+
+/// Memory that learns (extraction from conversations) and retrieval (embeddings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MemorySettings {
+    /// Read finished chat replies and calls for lasting facts in the background (each user
+    /// can still turn it off with the preference `memory.auto_extract`).
+    pub extraction: bool,
+    /// The embeddings provider (`openai`: any OpenAI-compatible `/v1/embeddings`, with the
+    /// `providers.openai` key and URL); empty: retrieval is full-text only.
+    pub embeddings_provider: String,
+    pub embeddings_model: String,
+    /// Dimensions asked of the model (recorded with every vector).
+    pub embeddings_dims: u32,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            extraction: true,
+            embeddings_provider: "openai".into(),
+            embeddings_model: "text-embedding-3-small".into(),
+            embeddings_dims: 256,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod payments;
 pub mod planner;
 pub mod providers;
+pub mod rag;
 pub mod records;
 pub mod reflections;
 pub mod request_id;

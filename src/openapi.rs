@@ -28,6 +28,7 @@ use utoipa::{
         (name = "goals", description = "Goals: a hierarchy whose progress follows its tasks"),
         (name = "reflections", description = "Reflections: journal entries, optionally about a goal"),
         (name = "memories", description = "Memories the assistant keeps about the user"),
+        (name = "rag", description = "Hybrid retrieval (full text and embeddings) over the user's notes, memories and tasks"),
         (name = "schedule", description = "The day planner: tasks placed into the free time of a day, with reasons for what did not fit"),
         (name = "chat", description = "Conversations with tool-using agents: messages, SSE and WebSocket streaming"),
         (name = "voice", description = "Real-time voice sessions (WebSocket) and the Bolna-compatible endpoint"),

@@ -73,14 +73,17 @@ struct Facts {
 }
 
 impl Facts {
-    fn section(&mut self, title: &str, lines: impl IntoIterator<Item = String>) {
+    /// Add the lines that fit; how many did.
+    fn section(&mut self, title: &str, lines: impl IntoIterator<Item = String>) -> usize {
         let mut body = String::new();
+        let mut added = 0;
         for line in lines {
             let cost = estimate_tokens(&line) + 1;
             if cost > self.left {
                 break;
             }
             self.left -= cost;
+            added += 1;
             body.push_str("- ");
             body.push_str(&line);
             body.push('\n');
@@ -88,7 +91,15 @@ impl Facts {
         if !body.is_empty() {
             self.text.push_str(&format!("\n{title}:\n{body}"));
         }
+        added
     }
+}
+
+/// A retrieved item the context carried (recorded on the reply as a citation).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Citation {
+    pub source_type: crate::rag::model::SourceType,
+    pub source_id: Uuid,
 }
 
 /// Build the messages for a turn. `history` is the conversation so far, oldest first
@@ -101,6 +112,25 @@ pub async fn build(
     new_message: &str,
     opts: &ContextOptions,
 ) -> ApiResult<Vec<ChatMessage>> {
+    Ok(
+        build_with(db, agent, user_id, history, new_message, opts, None)
+            .await?
+            .0,
+    )
+}
+
+/// [`build`], with the relevant memories, notes and tasks given by hybrid retrieval
+/// (`retrieved`, best first) instead of full-text recall: as many as fit the facts budget,
+/// each returned as a citation.
+pub async fn build_with(
+    db: &PgPool,
+    agent: &Agent,
+    user_id: Uuid,
+    history: &[ChatMessage],
+    new_message: &str,
+    opts: &ContextOptions,
+    retrieved: Option<&[crate::rag::model::RagResult]>,
+) -> ApiResult<(Vec<ChatMessage>, Vec<Citation>)> {
     // Every source is read at once (each query on its own pooled connection): the context
     // is on the critical path of a voice turn, so its latency is the slowest query's, not
     // their sum. The sections are then assembled in a fixed order.
@@ -111,6 +141,17 @@ pub async fn build(
             .ok_or(ApiError::NotFound)
     };
     let memories_q = async {
+        if let Some(items) = retrieved {
+            // Retrieval chose; the newest memories still say who the user is when it found
+            // none of them.
+            if items
+                .iter()
+                .any(|r| r.source_type == crate::rag::model::SourceType::Memories)
+            {
+                return Ok(Vec::new());
+            }
+            return memories::recall(db, user_id, "", &[], opts.memories.min(3)).await;
+        }
         let mut found = if query.is_empty() {
             Vec::new()
         } else {
@@ -123,7 +164,7 @@ pub async fn build(
         Ok::<_, ApiError>(found)
     };
     let notes_q = async {
-        if query.is_empty() {
+        if query.is_empty() || retrieved.is_some() {
             Ok(Vec::new())
         } else {
             notes::search_notes(db, user_id, &query, opts.notes).await
@@ -196,6 +237,29 @@ pub async fn build(
         text: String::new(),
         left: opts.facts_tokens,
     };
+    let mut citations = Vec::new();
+    if let Some(items) = retrieved {
+        let used = facts.section(
+            "Relevant things you know (your memories, the user's notes and tasks)",
+            items.iter().map(|r| {
+                let text: String = r.text.chars().take(400).collect();
+                let kind = match r.source_type {
+                    crate::rag::model::SourceType::Memories => "memory",
+                    crate::rag::model::SourceType::Notes => "note",
+                    crate::rag::model::SourceType::Tasks => "task",
+                    crate::rag::model::SourceType::Documents => "document",
+                };
+                format!("{} ({kind} {})", text.replace('\n', " "), r.source_id)
+            }),
+        );
+        citations = items[..used]
+            .iter()
+            .map(|r| Citation {
+                source_type: r.source_type,
+                source_id: r.source_id,
+            })
+            .collect();
+    }
     facts.section(
         "Things you remember about the user",
         found
@@ -270,5 +334,5 @@ pub async fn build(
     out.push(system);
     out.extend(kept);
     out.push(user_msg);
-    Ok(out)
+    Ok((out, citations))
 }

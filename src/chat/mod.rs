@@ -3,6 +3,7 @@
 //! the usage, and bills the reply to the wallet. Replies come back as JSON, as SSE, or over
 //! `WS /api/v1/chat/{conversation_id}`.
 
+pub mod extract;
 pub mod model;
 pub mod repo;
 pub mod routes;

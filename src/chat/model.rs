@@ -58,6 +58,10 @@ pub struct Message {
     /// The tools the assistant called for this reply, with their results.
     pub tool_calls: Vec<ToolOutcome>,
     pub usage: Option<MessageUsage>,
+    /// `citations: [{source_type, source_id}]`: the retrieved items (notes, memories,
+    /// tasks) the assistant's context carried for this reply.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -69,6 +73,7 @@ pub struct MessageRow {
     pub agent_id: Option<Uuid>,
     pub tool_calls: Value,
     pub usage: Option<Value>,
+    pub metadata: Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -88,6 +93,7 @@ impl TryFrom<MessageRow> for Message {
                 .map(serde_json::from_value)
                 .transpose()
                 .map_err(ApiError::internal)?,
+            metadata: r.metadata,
             created_at: r.created_at,
         })
     }

@@ -135,6 +135,8 @@ pub struct NewMessage<'a> {
     pub agent_id: Option<Uuid>,
     pub tool_calls: &'a Value,
     pub usage: Option<&'a Value>,
+    /// `None`: `{}`.
+    pub metadata: Option<&'a Value>,
 }
 
 pub async fn insert_message(
@@ -143,9 +145,11 @@ pub async fn insert_message(
 ) -> sqlx::Result<MessageRow> {
     sqlx::query_as!(
         MessageRow,
-        r#"insert into messages (id, conversation_id, user_id, role, content, agent_id, tool_calls, usage)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)
-           returning id, conversation_id, role, content, agent_id, tool_calls, usage, created_at"#,
+        r#"insert into messages (id, conversation_id, user_id, role, content, agent_id, tool_calls, usage,
+                                 metadata)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'::jsonb))
+           returning id, conversation_id, role, content, agent_id, tool_calls, usage, metadata,
+                     created_at"#,
         m.id,
         m.conversation_id,
         m.user_id,
@@ -153,7 +157,8 @@ pub async fn insert_message(
         m.content,
         m.agent_id,
         m.tool_calls,
-        m.usage
+        m.usage,
+        m.metadata
     )
     .fetch_one(db)
     .await
@@ -170,7 +175,8 @@ pub async fn list_messages(
     let (ts, id) = cursor.unzip();
     sqlx::query_as!(
         MessageRow,
-        r#"select id, conversation_id, role, content, agent_id, tool_calls, usage, created_at
+        r#"select id, conversation_id, role, content, agent_id, tool_calls, usage, metadata,
+                  created_at
            from messages
            where conversation_id = $1 and user_id = $2
              and (created_at, id) > (coalesce($3, '-infinity'::timestamptz),
@@ -199,8 +205,9 @@ pub async fn recent_messages(
         MessageRow,
         r#"select id as "id!", conversation_id as "conversation_id!", role as "role!",
                   content as "content!", agent_id, tool_calls as "tool_calls!", usage,
-                  created_at as "created_at!"
-           from (select id, conversation_id, role, content, agent_id, tool_calls, usage, created_at
+                  metadata as "metadata!", created_at as "created_at!"
+           from (select id, conversation_id, role, content, agent_id, tool_calls, usage, metadata,
+                        created_at
                  from messages
                  where conversation_id = $1 and user_id = $2 and id <> $3
                  order by created_at desc, id desc
@@ -213,4 +220,60 @@ pub async fn recent_messages(
     )
     .fetch_all(db)
     .await
+}
+
+/// What memory extraction has not read yet: the user and assistant messages of the
+/// conversation after its `memory_extracted_until`, up to and including `up_to`, oldest
+/// first (the newest `limit` of them).
+pub async fn unextracted_messages(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    conversation_id: Uuid,
+    up_to: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"select id as "id!", conversation_id as "conversation_id!", role as "role!",
+                  content as "content!", agent_id, tool_calls as "tool_calls!", usage,
+                  metadata as "metadata!", created_at as "created_at!"
+           from (select m.id, m.conversation_id, m.role, m.content, m.agent_id, m.tool_calls,
+                        m.usage, m.metadata, m.created_at
+                 from messages m
+                 join conversations c on c.id = m.conversation_id and c.user_id = m.user_id
+                 where m.conversation_id = $1 and m.user_id = $2
+                   and m.role in ('user', 'assistant') and m.content <> ''
+                   and m.created_at > coalesce(c.memory_extracted_until, '-infinity')
+                   and m.created_at <= (select created_at from messages
+                                        where id = $3 and conversation_id = $1)
+                 order by m.created_at desc, m.id desc
+                 limit $4) fresh
+           order by created_at, id"#,
+        conversation_id,
+        user_id,
+        up_to,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Memory extraction has read the conversation up to `until` (never moves back).
+pub async fn mark_extracted(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    conversation_id: Uuid,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update conversations
+           set memory_extracted_until = greatest(coalesce(memory_extracted_until, $3), $3)
+           where id = $1 and user_id = $2"#,
+        conversation_id,
+        user_id,
+        until
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -23,7 +23,8 @@ use super::{
 use crate::{
     agents::Agent,
     assistant::{
-        self, ContextOptions, ToolContext, TurnEvent, TurnOutput, TurnRequest, turn::MAX_STEPS,
+        self, ContextOptions, ToolContext, TurnEvent, TurnOutput, TurnRequest, context::Citation,
+        turn::MAX_STEPS,
     },
     error::{ApiError, ApiResult},
     events,
@@ -32,6 +33,7 @@ use crate::{
         estimate_tokens,
         llm::{ChatMessage, Role as LlmRole},
     },
+    rag::model::SourceType,
     state::AppState,
     tasks::model::TaskSource,
     wallet::{
@@ -233,6 +235,7 @@ pub async fn accept_message(
             agent_id: None,
             tool_calls: &json!([]),
             usage: None,
+            metadata: None,
         },
     )
     .await?;
@@ -284,13 +287,24 @@ pub async fn reply(
         accepted.user_message.id,
     )
     .await?;
-    let messages = assistant::build_context(
+    let opts = ContextOptions::default();
+    // The context's memories, notes and tasks come from hybrid retrieval on the new message.
+    let retrieved = crate::rag::service::retrieve(
+        state,
+        user_id,
+        &accepted.user_message.content,
+        opts.memories + opts.notes,
+        &[SourceType::Memories, SourceType::Notes, SourceType::Tasks],
+    )
+    .await?;
+    let (messages, citations) = assistant::context::build_with(
         db,
         agent,
         user_id,
         &history,
         &accepted.user_message.content,
-        &ContextOptions::default(),
+        &opts,
+        Some(&retrieved),
     )
     .await?;
     debug_assert!(messages.last().is_some_and(|m| m.role == LlmRole::User));
@@ -311,7 +325,7 @@ pub async fn reply(
     let out = assistant::run_turn(state, turn, cancel, on_event).await;
     let produced = !out.text.is_empty() || !out.tool_calls.is_empty();
     let stored = if out.error.is_none() || produced {
-        Some(store_reply(state, accepted, &out).await?)
+        Some(store_reply(state, accepted, &out, &citations).await?)
     } else {
         bill_failed(state, accepted, &out).await?;
         None
@@ -386,6 +400,7 @@ async fn store_reply(
     state: &AppState,
     accepted: &Accepted,
     out: &TurnOutput,
+    citations: &[Citation],
 ) -> ApiResult<Message> {
     let user_id = accepted.user_id;
     let id = Uuid::now_v7();
@@ -401,6 +416,11 @@ async fn store_reply(
     };
     let usage = serde_json::to_value(&usage).map_err(ApiError::internal)?;
     let calls: Value = serde_json::to_value(&out.tool_calls).map_err(ApiError::internal)?;
+    let metadata = if citations.is_empty() {
+        json!({})
+    } else {
+        json!({ "citations": citations })
+    };
     let row = repo::insert_message(
         &mut *tx,
         repo::NewMessage {
@@ -412,6 +432,7 @@ async fn store_reply(
             agent_id: Some(accepted.agent.id),
             tool_calls: &calls,
             usage: Some(&usage),
+            metadata: Some(&metadata),
         },
     )
     .await?;
@@ -422,6 +443,15 @@ async fn store_reply(
         accepted.conversation.id,
         message.created_at,
         None,
+    )
+    .await?;
+    super::extract::enqueue(
+        state,
+        &mut tx,
+        user_id,
+        accepted.conversation.id,
+        message.id,
+        Some(accepted.agent.id),
     )
     .await?;
     events::publish(&mut *tx, user_id, "message.created", &message).await?;

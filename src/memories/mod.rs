@@ -1,6 +1,8 @@
 //! Memories: what the assistant knows about the user (facts, preferences, events, people),
-//! with an importance, tags and full-text recall. Chat and voice agents read them into
-//! their context and write new ones through the same service functions.
+//! with an importance, tags, a source and a validity (`valid_from`/`valid_until`), and
+//! full-text recall. Chat and voice agents read the current ones into their context and
+//! write new ones through the same service functions; `chat::extract` learns them from
+//! conversations in the background.
 
 pub mod model;
 pub mod repo;

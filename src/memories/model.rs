@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    error::{ApiError, FieldError},
+    error::{ApiError, ApiResult, FieldError},
     http::{Patch, Validate, Validator},
     text_enum,
 };
@@ -19,10 +20,21 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Where a memory came from.
+    pub enum MemorySource {
+        Manual = "manual",
+        Chat = "chat",
+        Voice = "voice",
+        Document = "document",
+        Extracted = "extracted",
+    }
+}
+
 pub const MAX_CONTENT_CHARS: usize = 10_000;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 50;
-pub const MAX_SOURCE_CHARS: usize = 100;
+pub const MAX_SOURCE_REFERENCE_CHARS: usize = 2000;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Memory {
@@ -33,8 +45,17 @@ pub struct Memory {
     pub importance: i16,
     /// Lower-case labels.
     pub tags: Vec<String>,
-    /// Who wrote the memory: `manual` through the API, or `chat`, `voice`, an agent, ….
-    pub source: String,
+    /// Who wrote the memory: `manual` through the API, `chat`/`voice` by an agent's tool,
+    /// `extracted` from a conversation in the background, `document`.
+    pub source: MemorySource,
+    /// What in the source it came from (a message, conversation, call or document id).
+    pub source_reference: Option<String>,
+    /// Since when the memory holds.
+    pub valid_from: DateTime<Utc>,
+    /// `null`: it holds now. Set when a newer memory contradicted it.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The memory that replaced this one.
+    pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,6 +67,10 @@ pub struct MemoryRow {
     pub importance: i16,
     pub tags: Vec<String>,
     pub source: String,
+    pub source_reference: Option<String>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -60,7 +85,11 @@ impl TryFrom<MemoryRow> for Memory {
             content: r.content,
             importance: r.importance,
             tags: r.tags,
-            source: r.source,
+            source: MemorySource::from_db(&r.source)?,
+            source_reference: r.source_reference,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            superseded_by: r.superseded_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -119,7 +148,10 @@ pub struct CreateMemory {
     pub tags: Option<Vec<String>>,
     /// Default `manual`.
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<MemorySource>,
+    /// What in the source it came from (a message or document id, …).
+    #[serde(default)]
+    pub source_reference: Option<String>,
 }
 
 impl Validate for CreateMemory {
@@ -130,8 +162,8 @@ impl Validate for CreateMemory {
         if let Some(tags) = &self.tags {
             check_tags(&mut v, tags);
         }
-        if let Some(s) = &self.source {
-            v.text(s, "source", MAX_SOURCE_CHARS);
+        if let Some(s) = &self.source_reference {
+            v.text(s, "source_reference", MAX_SOURCE_REFERENCE_CHARS);
         }
         v.finish()
     }
@@ -193,6 +225,8 @@ pub struct MemoryFilter {
     pub tags: Vec<String>,
     /// Full-text query; results are ranked when given.
     pub q: Option<String>,
+    /// Also memories that no longer hold (`valid_until` set).
+    pub include_superseded: bool,
 }
 
 /// The query parameters of `GET /memories` (documentation).
@@ -206,4 +240,42 @@ pub struct MemoryListParams {
     pub tag: Option<Vec<String>>,
     /// Full-text search over the content; results are ordered by relevance.
     pub q: Option<String>,
+    /// Also list memories that a newer one replaced (default: only current ones).
+    pub include_superseded: Option<bool>,
+}
+
+/// Whether the user lets extraction read their conversations (`memory.auto_extract`,
+/// default true).
+pub fn auto_extract(preferences: &Value) -> bool {
+    preferences["memory"]["auto_extract"]
+        .as_bool()
+        .unwrap_or(true)
+}
+
+/// Check `memory` in a preferences object: `auto_extract` must be a boolean.
+pub fn validate_preferences(prefs: &Value) -> ApiResult<()> {
+    let Some(m) = prefs.get("memory") else {
+        return Ok(());
+    };
+    let Some(obj) = m.as_object() else {
+        return Err(ApiError::validation("memory", "must be an object"));
+    };
+    for (k, v) in obj {
+        match k.as_str() {
+            "auto_extract" if v.is_boolean() => {}
+            "auto_extract" => {
+                return Err(ApiError::validation(
+                    "memory.auto_extract",
+                    "must be true or false",
+                ));
+            }
+            other => {
+                return Err(ApiError::validation(
+                    format!("memory.{other}"),
+                    "is not a memory preference",
+                ));
+            }
+        }
+    }
+    Ok(())
 }

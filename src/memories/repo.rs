@@ -13,21 +13,25 @@ pub struct NewMemory<'a> {
     pub importance: i16,
     pub tags: &'a [String],
     pub source: &'a str,
+    pub source_reference: Option<&'a str>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, m: NewMemory<'_>) -> sqlx::Result<MemoryRow> {
     sqlx::query_as!(
         MemoryRow,
-        r#"insert into memories (id, user_id, memory_type, content, importance, tags, source)
-           values ($1, $2, $3, $4, $5, $6, $7)
-           returning id, memory_type, content, importance, tags, source, created_at, updated_at"#,
+        r#"insert into memories (id, user_id, memory_type, content, importance, tags, source,
+                                 source_reference)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           returning id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                     valid_until, superseded_by, created_at, updated_at"#,
         m.id,
         m.user_id,
         m.memory_type,
         m.content,
         m.importance,
         m.tags,
-        m.source
+        m.source,
+        m.source_reference
     )
     .fetch_one(db)
     .await
@@ -40,7 +44,8 @@ pub async fn find(
 ) -> sqlx::Result<Option<MemoryRow>> {
     sqlx::query_as!(
         MemoryRow,
-        r#"select id, memory_type, content, importance, tags, source, created_at, updated_at
+        r#"select id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                  valid_until, superseded_by, created_at, updated_at
            from memories where id = $1 and user_id = $2"#,
         id,
         user_id
@@ -57,7 +62,8 @@ pub async fn find_for_update(
 ) -> sqlx::Result<Option<MemoryRow>> {
     sqlx::query_as!(
         MemoryRow,
-        r#"select id, memory_type, content, importance, tags, source, created_at, updated_at
+        r#"select id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                  valid_until, superseded_by, created_at, updated_at
            from memories where id = $1 and user_id = $2 for update"#,
         id,
         user_id
@@ -74,7 +80,8 @@ pub async fn find_many(
 ) -> sqlx::Result<Vec<MemoryRow>> {
     sqlx::query_as!(
         MemoryRow,
-        r#"select id, memory_type, content, importance, tags, source, created_at, updated_at
+        r#"select id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                  valid_until, superseded_by, created_at, updated_at
            from memories where user_id = $1 and id = any($2)"#,
         user_id,
         ids
@@ -96,7 +103,8 @@ pub async fn update(
         MemoryRow,
         r#"update memories set memory_type = $3, content = $4, importance = $5, tags = $6
            where id = $1 and user_id = $2
-           returning id, memory_type, content, importance, tags, source, created_at, updated_at"#,
+           returning id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                     valid_until, superseded_by, created_at, updated_at"#,
         id,
         user_id,
         memory_type,
@@ -130,12 +138,14 @@ pub async fn list(
     let (ts, cid) = cursor.unzip();
     sqlx::query_as!(
         MemoryRow,
-        r#"select id, memory_type, content, importance, tags, source, created_at, updated_at
+        r#"select id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                  valid_until, superseded_by, created_at, updated_at
            from memories
            where user_id = $1
              and (cardinality($2::text[]) = 0 or memory_type = any($2))
              and tags @> $3::text[]
              and ($4::text is null or search @@ websearch_to_tsquery('english', $4))
+             and ($8 or valid_until is null)
              and (created_at, id) < (coalesce($5, 'infinity'::timestamptz),
                                      coalesce($6, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
            order by created_at desc, id desc
@@ -146,7 +156,8 @@ pub async fn list(
         f.q.as_deref(),
         ts,
         cid,
-        fetch
+        fetch,
+        f.include_superseded
     )
     .fetch_all(db)
     .await
@@ -174,7 +185,8 @@ pub async fn search(
                  where user_id = $1
                    and (cardinality($2::text[]) = 0 or memory_type = any($2))
                    and tags @> $3::text[]
-                   and search @@ websearch_to_tsquery('english', $4)) hits
+                   and search @@ websearch_to_tsquery('english', $4)
+                   and ($9 or valid_until is null)) hits
            where (rank, created_at, id) < (coalesce($5, 'infinity'::real),
                                            coalesce($6, 'infinity'::timestamptz),
                                            coalesce($7, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
@@ -187,7 +199,48 @@ pub async fn search(
         rank,
         ts,
         cid,
-        fetch
+        fetch,
+        f.include_superseded
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Close a current memory (it no longer holds) and point it at its successor `by`. Whether
+/// it was current.
+pub async fn supersede(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        r#"update memories set valid_until = greatest(now(), valid_from), superseded_by = $3
+           where id = $1 and user_id = $2 and valid_until is null"#,
+        id,
+        user_id,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The user's current memories, newest first (at most `limit`).
+pub async fn current(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<MemoryRow>> {
+    sqlx::query_as!(
+        MemoryRow,
+        r#"select id, memory_type, content, importance, tags, source, source_reference, valid_from,
+                  valid_until, superseded_by, created_at, updated_at
+           from memories where user_id = $1 and valid_until is null
+           order by created_at desc, id desc
+           limit $2"#,
+        user_id,
+        limit
     )
     .fetch_all(db)
     .await

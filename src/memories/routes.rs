@@ -21,7 +21,8 @@ use crate::{
     state::AppState,
 };
 
-/// The user's memories, newest first (best match first with `q`).
+/// The user's current memories, newest first (best match first with `q`); with
+/// `include_superseded=true` also those a newer memory replaced.
 #[utoipa::path(get, path = "/", tag = "memories", security(("bearer" = [])),
     params(MemoryListParams, PageParams),
     responses((status = 200, body = Page<Memory>), (status = 422, body = Problem)))]
@@ -42,6 +43,7 @@ pub async fn list_memories(
         types: query.many("memory_type", &MemoryType::expected())?,
         tags,
         q: query.bounded_text("q", MAX_QUERY_CHARS)?,
+        include_superseded: query.boolean("include_superseded")?.unwrap_or(false),
     };
     Ok(Json(
         service::list_memories(&state.db, auth.user_id, filter, page).await?,

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::{
     model::{
-        CreateMemory, Memory, MemoryFilter, MemoryRow, MemoryType, UpdateMemory, normalize_tags,
+        CreateMemory, Memory, MemoryFilter, MemoryRow, MemorySource, MemoryType, UpdateMemory,
+        normalize_tags,
     },
     repo,
 };
@@ -53,7 +54,8 @@ async fn remember_inner(
             content: input.content.trim(),
             importance: input.importance.unwrap_or(3),
             tags: &tags,
-            source: input.source.as_deref().map_or("manual", str::trim),
+            source: input.source.unwrap_or(MemorySource::Manual).as_str(),
+            source_reference: input.source_reference.as_deref().map(str::trim),
         },
     )
     .await?
@@ -195,8 +197,8 @@ pub async fn list_memories<'c>(
     Ok(ranked_page(&page, hits, memories, |m| m.id))
 }
 
-/// The agents' "recall" tool: the memories that best match `query` (the newest when
-/// `query` is empty), optionally only those carrying every tag in `tags`.
+/// The agents' "recall" tool: the current memories that best match `query` (the newest
+/// when `query` is empty), optionally only those carrying every tag in `tags`.
 pub async fn recall<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     user_id: Uuid,
@@ -209,6 +211,7 @@ pub async fn recall<'c>(
         types: Vec::new(),
         tags: tags.to_vec(),
         q: (!q.is_empty()).then(|| q.to_string()),
+        include_superseded: false,
     };
     let page = KeysetPagination {
         limit: limit.clamp(1, crate::http::pagination::MAX_LIMIT),

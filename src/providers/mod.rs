@@ -16,6 +16,7 @@
 //! [`metrics`]; [`registry::ProviderRegistry`] resolves providers by name from settings.
 
 pub mod catalog;
+pub mod embeddings;
 pub mod error;
 pub mod fallback;
 pub mod llm;

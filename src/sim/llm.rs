@@ -400,19 +400,30 @@ pub(super) async fn anthropic_messages(
     sse_response(stream)
 }
 
-/// Deterministic embedding of a text: hashed words, L2-normalised.
+/// Deterministic embedding of a text: hashed words and hashed character trigrams of each
+/// word (`#physio#` → `#ph`, `phy`, …), L2-normalised. The same text always gets the same
+/// vector; texts sharing words are close, and so are texts whose words share most of their
+/// letters ("physio" and "physiotherapist", "Lisbon" and "Lisboa") although full-text search
+/// (whole stemmed words) sees no match: a small, real stand-in for a model's similarity.
 fn embed(text: &str, dims: usize) -> Vec<f32> {
     use sha2::{Digest, Sha256};
     let mut v = vec![0f32; dims];
+    let mut add = |feature: &str, weight: f32| {
+        let h = Sha256::digest(feature.as_bytes());
+        let idx = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize % dims;
+        let sign = if h[4] & 1 == 0 { 1.0 } else { -1.0 };
+        v[idx] += sign * weight;
+    };
     for word in text
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        let h = Sha256::digest(word.as_bytes());
-        let idx = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize % dims;
-        let sign = if h[4] & 1 == 0 { 1.0 } else { -1.0 };
-        v[idx] += sign;
+        add(&format!("w:{word}"), 1.0);
+        let padded: Vec<char> = format!("#{word}#").chars().collect();
+        for tri in padded.windows(3) {
+            add(&format!("t:{}", tri.iter().collect::<String>()), 0.5);
+        }
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {

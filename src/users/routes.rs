@@ -108,6 +108,7 @@ fn check_preferences(prefs: &Value) -> ApiResult<()> {
         return Err(ApiError::validation("body", "must be at most 16 KiB"));
     }
     crate::notifications::prefs::validate_preferences(prefs)?;
+    crate::memories::model::validate_preferences(prefs)?;
     Ok(())
 }
 

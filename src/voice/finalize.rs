@@ -121,7 +121,7 @@ pub async fn finalize(
             .await?;
         }
     }
-    store_conversation(
+    let stored = store_conversation(
         &mut tx,
         call_id,
         started.user_id,
@@ -129,6 +129,17 @@ pub async fn finalize(
         started.conversation_id,
     )
     .await?;
+    if let Some((conversation, last_message)) = stored {
+        crate::chat::extract::enqueue(
+            state,
+            &mut tx,
+            started.user_id,
+            conversation,
+            last_message,
+            started.agent_id,
+        )
+        .await?;
+    }
     sqlx::query!(
         "update voice_sessions set status = 'ended' where call_id = $1",
         call_id
@@ -151,14 +162,15 @@ pub async fn finalize(
 }
 
 /// The transcript becomes a conversation (the one the session was opened for, else a new
-/// one) so chat can continue where the call left off.
+/// one) so chat can continue where the call left off. The conversation and its last
+/// message, when there was anything to store.
 async fn store_conversation(
     tx: &mut sqlx::PgConnection,
     call_id: Uuid,
     user_id: Uuid,
     agent_id: Option<Uuid>,
     conversation_id: Option<Uuid>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<(Uuid, Uuid)>> {
     let turns = sqlx::query!(
         "select role, content from call_turns where call_id = $1 and content <> '' order by created_at, id",
         call_id
@@ -166,7 +178,7 @@ async fn store_conversation(
     .fetch_all(&mut *tx)
     .await?;
     if turns.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let existing = match conversation_id {
         Some(id) => chat::find_conversation(&mut *tx, user_id, id)
@@ -184,11 +196,14 @@ async fn store_conversation(
         }
     };
     let no_calls = serde_json::json!([]);
+    let mut last = None;
     for t in &turns {
+        let id = Uuid::now_v7();
+        last = Some(id);
         chat::insert_message(
             &mut *tx,
             chat::NewMessage {
-                id: Uuid::now_v7(),
+                id,
                 conversation_id: conversation,
                 user_id,
                 role: &t.role,
@@ -196,6 +211,7 @@ async fn store_conversation(
                 agent_id,
                 tool_calls: &no_calls,
                 usage: None,
+                metadata: None,
             },
         )
         .await?;
@@ -213,5 +229,5 @@ async fn store_conversation(
     )
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(last.map(|m| (conversation, m)))
 }

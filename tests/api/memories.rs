@@ -1,7 +1,10 @@
 //! Memories: CRUD, validation, tags, type filter, ranked full-text search, and the
 //! remember/recall service functions the agents use.
 
-use cadence::memories::{model::CreateMemory, service};
+use cadence::memories::{
+    model::{CreateMemory, MemorySource},
+    repo, service,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -114,6 +117,11 @@ async fn memory_validation_names_the_field(pool: PgPool) {
         (json!({"content": "x", "tags": many}), "tags"),
         (json!({"content": "x", "tags": "solo"}), "tags"),
         (json!({"content": "x", "source": ""}), "source"),
+        (json!({"content": "x", "source": "robot"}), "source"),
+        (
+            json!({"content": "x", "source_reference": "r".repeat(2001)}),
+            "source_reference",
+        ),
         (json!({"content": "x", "user_id": u.id}), "user_id"),
     ];
     for (body, field) in cases {
@@ -231,14 +239,14 @@ async fn remember_and_recall_for_agents(pool: PgPool) {
             content: "Birthday is on 3 March".into(),
             importance: Some(5),
             tags: Some(vec!["Dates".into()]),
-            source: Some("chat".into()),
+            source: Some(MemorySource::Chat),
             ..CreateMemory::default()
         },
     )
     .await
     .unwrap();
     assert_eq!(m.tags, vec!["dates"]);
-    assert_eq!(m.source, "chat");
+    assert_eq!(m.source, MemorySource::Chat);
     // The REST API sees what the tool wrote.
     let listed = app.list_ids(MEMORIES, &a.access_token).await;
     assert_eq!(listed, vec![m.id.to_string()]);
@@ -263,4 +271,85 @@ async fn remember_and_recall_for_agents(pool: PgPool) {
         .await
         .unwrap_err();
     assert_eq!(err.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test]
+async fn superseded_memories_are_kept_but_not_current(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let t = &a.access_token;
+    let created = app
+        .create(
+            MEMORIES,
+            t,
+            &json!({"content": "My sister is Ana", "source": "chat", "source_reference": "m-1"}),
+        )
+        .await;
+    assert_eq!(created["source"], "chat");
+    assert_eq!(created["source_reference"], "m-1");
+    assert!(created["valid_until"].is_null());
+    assert!(created["superseded_by"].is_null());
+    assert!(created["valid_from"].is_string());
+    let old: uuid::Uuid = id(&created).parse().unwrap();
+    let newer = app
+        .create(MEMORIES, t, &json!({"content": "My sister is Bea"}))
+        .await;
+    assert_eq!(newer["source"], "manual");
+    let new: uuid::Uuid = id(&newer).parse().unwrap();
+
+    // Another user's memory cannot be closed in A's name.
+    assert!(!repo::supersede(&app.pool, b.id, old, new).await.unwrap());
+    assert!(repo::supersede(&app.pool, a.id, old, new).await.unwrap());
+    // Closing twice changes nothing.
+    assert!(!repo::supersede(&app.pool, a.id, old, new).await.unwrap());
+
+    assert_eq!(app.list_ids(MEMORIES, t).await, vec![new.to_string()]);
+    assert_eq!(
+        app.list_ids(&format!("{MEMORIES}?q=sister"), t).await,
+        vec![new.to_string()]
+    );
+    let all = app
+        .list_ids(&format!("{MEMORIES}?include_superseded=true"), t)
+        .await;
+    assert_eq!(all, vec![new.to_string(), old.to_string()]);
+    let searched = app
+        .list_ids(&format!("{MEMORIES}?q=sister&include_superseded=true"), t)
+        .await;
+    assert_eq!(searched.len(), 2);
+    let kept = json_with(
+        app.get(&format!("{MEMORIES}/{old}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(kept["content"], "My sister is Ana");
+    assert!(kept["valid_until"].is_string());
+    assert_eq!(kept["superseded_by"], new.to_string());
+    assert_eq!(
+        field_error(
+            app.get(&format!("{MEMORIES}?include_superseded=maybe"), t)
+                .await
+        )
+        .await,
+        vec!["include_superseded"]
+    );
+
+    // The agents (and so the chat and voice context) recall only what holds now.
+    let recalled = service::recall(&app.pool, a.id, "sister", &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(recalled.iter().map(|m| m.id).collect::<Vec<_>>(), vec![new]);
+    let newest = service::recall(&app.pool, a.id, "", &[], 5).await.unwrap();
+    assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), vec![new]);
+
+    // Deleting the successor leaves the old memory closed, without a successor.
+    let resp = app.delete(&format!("{MEMORIES}/{new}"), t).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let kept = json_with(
+        app.get(&format!("{MEMORIES}/{old}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(kept["superseded_by"].is_null());
+    assert!(kept["valid_until"].is_string());
 }

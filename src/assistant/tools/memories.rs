@@ -6,10 +6,11 @@ use serde_json::{Value, json};
 use super::{ToolEnv, ToolError, limit, parse, spec, to_value, unknown};
 use crate::{
     memories::{
-        model::{CreateMemory, MemoryType},
+        model::{CreateMemory, MemorySource, MemoryType},
         service as memories,
     },
     providers::llm::ToolSpec,
+    tasks::model::TaskSource,
 };
 
 pub const TOOLS: &[&str] = &["remember", "recall"];
@@ -70,7 +71,11 @@ pub async fn run(env: &ToolEnv<'_>, name: &str, args: Value) -> Result<Value, To
                 memory_type: a.memory_type,
                 importance: a.importance,
                 tags: a.tags,
-                source: Some(env.ctx.source.as_str().to_string()),
+                source: Some(match env.ctx.source {
+                    TaskSource::Voice => MemorySource::Voice,
+                    _ => MemorySource::Chat,
+                }),
+                source_reference: env.ctx.source_reference.clone(),
             };
             to_value(&memories::remember(db, user, input).await?)
         }
