@@ -56,7 +56,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr} (is another server using the port?)"))?;
         let state = AppState::new(settings, pool)?;
-        crate::rag::index::sync_settings(&state).await?;
+        crate::rag::index::sync_settings_at_start(&state).await;
         crate::background::spawn(&state);
         // `jobs.concurrency = 0`: an instance that serves HTTP only (tests run their own workers).
         if state.settings.jobs.concurrency > 0 {

@@ -38,6 +38,29 @@ pub async fn sync_settings(state: &AppState) -> sqlx::Result<()> {
     repo::set_enabled(&state.db, enabled).await
 }
 
+/// [`sync_settings`] at start-up without making the database a start-up dependency: when it
+/// cannot be reached, the server starts anyway (`/health/ready` says what is down) and the
+/// setting is recorded in the background as soon as the database answers.
+pub async fn sync_settings_at_start(state: &AppState) {
+    let Err(e) = sync_settings(state).await else {
+        return;
+    };
+    tracing::warn!(error = %e, "could not record the embedding setting; retrying in the background");
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = state.shutdown.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            }
+            if sync_settings(&state).await.is_ok() {
+                tracing::info!("embedding setting recorded");
+                return;
+            }
+        }
+    });
+}
+
 fn clip(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],
