@@ -21,6 +21,7 @@ const TO_NUMBER_ERRORS: [u32; 9] = [
 
 /// How a message reaches the phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PhoneChannel)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Sms,

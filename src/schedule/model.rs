@@ -99,6 +99,7 @@ pub struct SourceWarning {
 
 /// A day's plan.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DayPlan)]
 pub struct Plan {
     /// `YYYY-MM-DD`, in `timezone`.
     pub date: NaiveDate,

@@ -248,7 +248,7 @@ test('talk: microphone frames out, agent audio played, marks echoed, clear honou
   const page = await fakePage(store);
   await registerViaUi(page);
   await page.goto(`${BASE}/#/talk`);
-  await page.getByLabel('Agent').selectOption({ label: 'Cadence Assistant' });
+  await page.getByLabel('Agent', { exact: true }).selectOption({ label: 'Cadence Assistant' });
   await page.getByRole('button', { name: 'Start call' }).click();
 
   // The fake peer answers after half a second of microphone audio.
