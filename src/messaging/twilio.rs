@@ -3,15 +3,11 @@
 //! `account_sid:auth_token`; Twilio answers `201` with the message resource (`sid` `SM…`,
 //! `status` `queued`). The token is never logged.
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{error::ApiError, state::AppState};
-
-const TIMEOUT: Duration = Duration::from_secs(15);
+use crate::{error::ApiError, state::AppState, telephony::rest};
 
 /// Twilio error codes that mean the `To` number cannot get this message: invalid, not a
 /// mobile number, unreachable, unsubscribed (STOP), not permitted, not on WhatsApp.
@@ -91,14 +87,6 @@ pub struct SentMessage {
     pub status: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct TwilioError {
-    #[serde(default)]
-    code: Option<u32>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
 /// Is messaging set up (credentials and a sender)?
 pub fn configured(state: &AppState) -> bool {
     let t = &state.settings.telephony.twilio;
@@ -128,30 +116,17 @@ pub async fn send_message(
     let to = channel.address(to);
     let from = channel.address(&t.messaging_from);
     let form = [("To", to.as_str()), ("From", from.as_str()), ("Body", body)];
-    let started = std::time::Instant::now();
-    let resp = state
-        .http
-        .post(url)
-        .basic_auth(sid, Some(token))
-        .timeout(TIMEOUT)
-        .form(&form)
-        .send()
-        .await;
-    metrics::histogram!("provider_latency_seconds", "provider" => "twilio", "op" => "send_message")
-        .record(started.elapsed().as_secs_f64());
-    let resp = resp.map_err(|e| {
-        tracing::warn!(error = %e, "Twilio send-message request failed");
-        SendError::Provider("the messaging provider could not be reached".into())
-    })?;
-    let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| {
-        tracing::warn!(error = %e, "reading Twilio's answer failed");
-        SendError::Provider("the messaging provider's answer could not be read".into())
-    })?;
+    let (status, bytes) = rest::post_form(state, url, (sid, token), &form, "send_message")
+        .await
+        .map_err(|unreached| {
+            SendError::Provider(if unreached {
+                "the messaging provider could not be reached".into()
+            } else {
+                "the messaging provider's answer could not be read".into()
+            })
+        })?;
     if !status.is_success() {
-        let err: TwilioError = serde_json::from_slice(&bytes).unwrap_or_default();
-        let code = err.code.unwrap_or(0);
-        let message = err.message.unwrap_or_default();
+        let (code, message) = rest::refusal(&bytes);
         tracing::warn!(%status, code, %message, channel = channel.as_str(), "Twilio refused a message");
         if status.as_u16() == 400 && TO_NUMBER_ERRORS.contains(&code) {
             return Err(SendError::Rejected { code, message });

@@ -33,6 +33,46 @@ struct TwilioError {
     message: Option<String>,
 }
 
+/// Twilio's error code and message in a refusal's body (`0` and empty when it has none).
+pub(crate) fn refusal(body: &[u8]) -> (u32, String) {
+    let err: TwilioError = serde_json::from_slice(body).unwrap_or_default();
+    (err.code.unwrap_or(0), err.message.unwrap_or_default())
+}
+
+/// A form POST to Twilio's REST API with the account's basic auth, timed as
+/// `provider_latency_seconds{provider="twilio", op}`. The answer's status and body, or the
+/// error that kept it from arriving (`Err(true)`: the request failed, `Err(false)`: the body
+/// could not be read), already logged.
+pub(crate) async fn post_form(
+    state: &AppState,
+    url: String,
+    (sid, token): (&str, &str),
+    form: &[(&str, &str)],
+    op: &'static str,
+) -> Result<(reqwest::StatusCode, bytes::Bytes), bool> {
+    let started = std::time::Instant::now();
+    let resp = state
+        .http
+        .post(url)
+        .basic_auth(sid, Some(token))
+        .timeout(TIMEOUT)
+        .form(form)
+        .send()
+        .await;
+    metrics::histogram!("provider_latency_seconds", "provider" => "twilio", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    let resp = resp.map_err(|e| {
+        tracing::warn!(error = %e, op, "Twilio request failed");
+        true
+    })?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| {
+        tracing::warn!(error = %e, op, "reading Twilio's answer failed");
+        false
+    })?;
+    Ok((status, body))
+}
+
 /// `(account_sid, auth_token)`, or 503 when outbound telephony is not configured.
 fn credentials(state: &AppState) -> Result<(&str, &str), ApiError> {
     let t = &state.settings.telephony.twilio;
@@ -82,30 +122,18 @@ pub async fn create_call(
         ("StatusCallbackEvent", "completed"),
         ("Timeout", timeout.as_str()),
     ];
-    let started = std::time::Instant::now();
-    let resp = state
-        .http
-        .post(format!("{}.json", calls_url(state, sid)))
-        .basic_auth(sid, Some(token))
-        .timeout(TIMEOUT)
-        .form(&form)
-        .send()
-        .await;
-    metrics::histogram!("provider_latency_seconds", "provider" => "twilio", "op" => "create_call")
-        .record(started.elapsed().as_secs_f64());
-    let resp = resp.map_err(|e| {
-        tracing::warn!(error = %e, "Twilio create-call request failed");
-        ApiError::Provider("the telephony provider could not be reached".into())
-    })?;
-    let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| {
-        tracing::warn!(error = %e, "reading Twilio's answer failed");
-        ApiError::Provider("the telephony provider's answer could not be read".into())
-    })?;
+    let url = format!("{}.json", calls_url(state, sid));
+    let (status, body) = post_form(state, url, (sid, token), &form, "create_call")
+        .await
+        .map_err(|unreached| {
+            ApiError::Provider(if unreached {
+                "the telephony provider could not be reached".into()
+            } else {
+                "the telephony provider's answer could not be read".into()
+            })
+        })?;
     if !status.is_success() {
-        let err: TwilioError = serde_json::from_slice(&body).unwrap_or_default();
-        let code = err.code.unwrap_or(0);
-        let message = err.message.unwrap_or_default();
+        let (code, message) = refusal(&body);
         tracing::warn!(%status, code, %message, "Twilio refused to place a call");
         if status.as_u16() == 400 && TO_NUMBER_ERRORS.contains(&code) {
             return Err(ApiError::validation(
